@@ -1,0 +1,21 @@
+# `make demo`: set up .venv/ if needed, then train and evaluate Mask R-CNN + DropLoss on the
+# built-in synthetic long-tailed dataset (2 CPU processes). `make test`: set up, then run the tests.
+VENV_PY := .venv/bin/python
+STAMP := .venv/.setup-done
+
+.PHONY: setup demo test bench
+
+$(STAMP): pyproject.toml tools/setup_env.sh
+	bash tools/setup_env.sh
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	bash tools/run_demo.sh
+
+test: $(STAMP)
+	$(VENV_PY) -m pytest -q tests
+
+bench: $(STAMP)
+	$(VENV_PY) tools/benchmark_losses.py
