@@ -95,13 +95,14 @@ class TailWeightedSigmoidLoss(nn.Module):
     @torch.no_grad()
     def weights(self, cls_score: Tensor, labels: Tensor,
                 label_weights: Optional[Tensor] = None) -> Tensor:
-        """The (N, C) weights ``w_ij`` of this call (float, same device as ``cls_score``)."""
+        """The (N, C) weights ``w_ij`` of this call: bool where they are all 0 or 1 (cheaper to
+        build and to multiply by), float otherwise; on the device of ``cls_score``."""
         weights = foreground_weights(labels, self.tail_mask)
         background = self.background_weights(cls_score, labels, label_weights)
         if background is None:
-            return weights.to(torch.float32)
+            return weights
         is_bg = (labels >= self.num_classes).unsqueeze(1)
-        return torch.where(is_bg, background.to(torch.float32), weights.to(torch.float32))
+        return torch.where(is_bg, background, weights)
 
     # -- mmdet loss interface --------------------------------------------------------------
     def forward(self,
@@ -126,7 +127,7 @@ class TailWeightedSigmoidLoss(nn.Module):
         self._check_inputs(cls_score, labels, label_weights)
         weights = self.weights(cls_score, labels, label_weights)
         if self.keep_weights:
-            self.last_weights = weights
+            self.last_weights = weights.float()
         loss = weighted_sigmoid_bce(cls_score, labels, weights, label_weights,
                                     reduction=reduction, avg_factor=avg_factor)
         return self.loss_weight * loss

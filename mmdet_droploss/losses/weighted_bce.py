@@ -12,7 +12,6 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
-from mmdet.models.losses.utils import weight_reduce_loss
 from torch import Tensor
 
 
@@ -22,6 +21,37 @@ def sigmoid_targets(labels: Tensor, num_classes: int) -> Tensor:
     host on CUDA."""
     classes = torch.arange(num_classes, device=labels.device)
     return labels.unsqueeze(1) == classes
+
+
+class _WeightedSigmoidBCESum(torch.autograd.Function):
+    """``sum_i row_i * sum_j w_ij * BCE(x_ij, y_ij)`` with the gradient written out.
+
+    Since ``y`` is one-hot, ``BCE(x, y) = softplus(x) - y * x`` and the target term touches one
+    entry per row; the gradient is ``w_ij * row_i * (sigmoid(x_ij) - y_ij)`` as the weights are
+    constants. Doing this by hand instead of through autograd's BCE + multiply + sum saves
+    several passes over the (N, C) matrix, which is what the cost of these losses is.
+    """
+
+    @staticmethod
+    def forward(ctx, cls_score: Tensor, labels: Tensor, weights: Tensor, row_weights: Tensor) -> Tensor:
+        logits = cls_score.float()
+        num_classes = logits.size(1)
+        is_fg = labels < num_classes
+        index = labels.clamp(max=num_classes - 1).unsqueeze(1)
+        target_term = (logits.gather(1, index) * weights.gather(1, index)).squeeze(1) * is_fg
+        per_row = (F.softplus(logits) * weights).sum(1) - target_term
+        ctx.save_for_backward(cls_score, labels, weights, row_weights)
+        return (per_row * row_weights).sum()
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor):
+        cls_score, labels, weights, row_weights = ctx.saved_tensors
+        num_classes = cls_score.size(1)
+        grad = cls_score.float().sigmoid()
+        is_fg = (labels < num_classes).unsqueeze(1).float()
+        grad.scatter_add_(1, labels.clamp(max=num_classes - 1).unsqueeze(1), -is_fg)
+        grad.mul_(weights).mul_((row_weights * grad_output).unsqueeze(1))
+        return grad.to(cls_score.dtype), None, None, None
 
 
 def weighted_sigmoid_bce(cls_score: Tensor,
@@ -36,7 +66,7 @@ def weighted_sigmoid_bce(cls_score: Tensor,
         cls_score: (N, C) logits, any floating dtype; the loss is computed in float32 so that
             fp16/bf16 logits under autocast give the same value as float32 ones.
         labels: (N,) labels in ``[0, C]``, ``C`` meaning background.
-        weights: (N, C) constant weights ``w_ij`` (no gradient flows through them).
+        weights: (N, C) constant weights ``w_ij`` (bool or float; no gradient flows through them).
         label_weights: optional (N,) per-proposal weights, as mmdet's heads pass them.
         reduction: ``'none'`` returns the (N, C) weighted terms, ``'sum'`` their sum, ``'mean'``
             their sum divided by ``avg_factor`` -- mmdet's RoI heads pass the number of sampled
@@ -44,11 +74,18 @@ def weighted_sigmoid_bce(cls_score: Tensor,
             (a per-proposal mean, like the paper, not a mean over the N * C terms).
         avg_factor: the normaliser for ``reduction='mean'``.
     """
-    targets = sigmoid_targets(labels, cls_score.size(-1)).float()
-    loss = F.binary_cross_entropy_with_logits(cls_score.float(), targets, reduction='none')
-    weights = weights.float()
-    if label_weights is not None:
-        weights = weights * label_weights.float().unsqueeze(1)
-    if reduction == 'mean' and avg_factor is None:
-        avg_factor = max(cls_score.size(0), 1)
-    return weight_reduce_loss(loss, weights, reduction=reduction, avg_factor=avg_factor)
+    if label_weights is None:
+        label_weights = cls_score.new_ones(cls_score.size(0), dtype=torch.float32)
+    label_weights = label_weights.float()
+    if reduction == 'none':
+        targets = sigmoid_targets(labels, cls_score.size(-1)).float()
+        loss = F.binary_cross_entropy_with_logits(cls_score.float(), targets, reduction='none')
+        return loss * weights * label_weights.unsqueeze(1)
+    if reduction == 'mean':
+        if avg_factor is None:
+            avg_factor = max(cls_score.size(0), 1)
+        # the same normaliser as mmdet's weight_reduce_loss
+        label_weights = label_weights / (avg_factor + torch.finfo(torch.float32).eps)
+    elif avg_factor is not None:
+        raise ValueError('avg_factor can not be used with reduction="sum"')
+    return _WeightedSigmoidBCESum.apply(cls_score, labels, weights, label_weights)
