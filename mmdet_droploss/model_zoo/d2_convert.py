@@ -34,6 +34,7 @@ Two things shapes cannot show, which the converted model's config must match:
 detectron2's MSRA ResNets put the stride in the 1x1 convolution (MMDetection ``style='caffe'``)
 and take BGR pixels normalised by mean only (:func:`derived_config`).
 """
+import _compat_pickle
 import codecs
 import dataclasses
 import pickle
@@ -114,8 +115,8 @@ def expected_mmdet_keys(blocks: Sequence[int]) -> List[str]:
     layers = ([f'neck.lateral_convs.{i}.conv' for i in range(4)]
               + [f'neck.fpn_convs.{i}.conv' for i in range(4)]
               + ['rpn_head.rpn_conv', 'rpn_head.rpn_cls', 'rpn_head.rpn_reg']
-              + [f'roi_head.bbox_head.{n}' for n in ('shared_fcs.0', 'shared_fcs.1', 'fc_cls',
-                                                      'fc_reg')]
+              + [f'roi_head.bbox_head.{n}' for n in ('fc_cls', 'fc_reg', 'shared_fcs.0',
+                                                      'shared_fcs.1')]
               + [f'roi_head.mask_head.convs.{i}.conv' for i in range(4)]
               + ['roi_head.mask_head.upsample', 'roi_head.mask_head.conv_logits'])
     return keys + [f'{layer}.{p}' for layer in layers for p in ('weight', 'bias')]
@@ -243,6 +244,7 @@ class _ArraysOnly(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         from mmdet_droploss.compat.checkpoint import MMENGINE_SAFE_GLOBALS
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)  # Python 2 module names
         allowed = {'_codecs.encode': codecs.encode}  # how protocol-2 pickles store bytes
         for item in MMENGINE_SAFE_GLOBALS:
             obj, full = item if isinstance(item, tuple) else (

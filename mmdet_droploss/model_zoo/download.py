@@ -190,9 +190,9 @@ def fetch(url: str, sha256: str, *, file_name: Optional[str] = None,
             what = ('was corrupt (SHA-256 mismatch) and has been removed' if corrupt_cache
                     else 'is not in the cache')
             raise DownloadError(
-                f'{file_name} {what}, and downloads are disabled ({OFFLINE_ENV} is set). Copy '
-                f'the file (SHA-256 {sha256}...) from {url} into {directory}, or unset '
-                f'{OFFLINE_ENV}.')
+                f'{file_name} {what}, and downloads are disabled (offline mode: {OFFLINE_ENV} '
+                f'or --offline). Copy the file (SHA-256 {sha256}...) from {url} into '
+                f'{directory}, or go online.')
         directory.mkdir(parents=True, exist_ok=True)
         _transfer(url, part, file_name, progress, timeout)
         actual = sha256sum(part)
