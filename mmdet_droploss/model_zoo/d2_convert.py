@@ -213,7 +213,8 @@ def convert_d2_state_dict(d2_state: Mapping[str, Any]) -> ConversionResult:
     blocks = _blocks_per_stage(list(sd))
     expected = expected_mmdet_keys(blocks)
     missing = [k for k in expected if k not in out]
-    unexpected = [k for k in out if k not in set(expected)]
+    expected_set = set(expected)
+    unexpected = [k for k in out if k not in expected_set]
     if unexpected:  # mapped but not part of a Mask R-CNN of this depth (e.g. extra blocks)
         unknown += [f'{k} (mapped, not in the model)' for k in unexpected]
         for k in unexpected:
@@ -271,7 +272,7 @@ def load_d2_checkpoint(path: str) -> Dict[str, Any]:
         ckpt = ckpt['state_dict']
     if not isinstance(ckpt, dict):
         raise ValueError(f'{path}: expected a state dict or a dict with a "model" entry.')
-    return {k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
+    return {k: torch.from_numpy(np.array(v, order='C')) if isinstance(v, np.ndarray) else v
             for k, v in ckpt.items()}
 
 
