@@ -35,16 +35,24 @@ def load_tool(name):
     return module
 
 
-def write_config(tmp_path, depth=50, head='sigmoid', num_classes=NUM_CLASSES) -> str:
-    loss = ("dict(type='CrossEntropyCustomLoss', use_sigmoid=True, "
-            f"num_classes={num_classes})" if head == 'sigmoid'
-            else "dict(type='CrossEntropyLoss', use_sigmoid=False)")
-    path = tmp_path / f'mask_rcnn_r{depth}_{head}_{num_classes}.py'
-    path.write_text(
-        f"_base_ = 'mmdet::mask_rcnn/mask-rcnn_r{depth}_fpn_1x_coco.py'\n"
-        'model = dict(backbone=dict(init_cfg=None), roi_head=dict(\n'
-        f'    bbox_head=dict(num_classes={num_classes}, loss_cls=dict(_delete_=True, **{loss})),\n'
-        f'    mask_head=dict(num_classes={num_classes})))\n')
+def write_config(tmp_path, depth=50, head='sigmoid', num_classes=NUM_CLASSES, slim=False) -> str:
+    """A Mask R-CNN config; ``slim``: same keys, narrow layers (small files for the CLI tests)."""
+    loss = (dict(type='CrossEntropyCustomLoss', use_sigmoid=True, num_classes=num_classes)
+            if head == 'sigmoid' else dict(type='CrossEntropyLoss', use_sigmoid=False))
+    model = dict(backbone=dict(init_cfg=None), roi_head=dict(
+        bbox_head=dict(num_classes=num_classes, loss_cls=dict(_delete_=True, **loss)),
+        mask_head=dict(num_classes=num_classes)))
+    if slim:
+        model['backbone']['base_channels'] = 4
+        model.update(neck=dict(in_channels=[16, 32, 64, 128], out_channels=8),
+                     rpn_head=dict(in_channels=8, feat_channels=8))
+        model['roi_head'].update(bbox_roi_extractor=dict(out_channels=8),
+                                 mask_roi_extractor=dict(out_channels=8))
+        model['roi_head']['bbox_head'].update(in_channels=8, fc_out_channels=16)
+        model['roi_head']['mask_head'].update(in_channels=8, conv_out_channels=8)
+    path = tmp_path / f'mask_rcnn_r{depth}_{head}_{num_classes}{"_slim" * slim}.py'
+    path.write_text(f"_base_ = 'mmdet::mask_rcnn/mask-rcnn_r{depth}_fpn_1x_coco.py'\n"
+                    f'model = {model!r}\n')
     return str(path)
 
 
@@ -102,6 +110,7 @@ def models(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('configs')
     cfgs = {(d, h): write_config(tmp, d, h) for d, h in [(50, 'sigmoid'), (101, 'sigmoid'),
                                                          (50, 'softmax')]}
+    cfgs['slim'] = write_config(tmp, 50, 'sigmoid', slim=True)
     return {key: (cfg, build_model(cfg).state_dict()) for key, cfg in cfgs.items()}
 
 
@@ -216,7 +225,7 @@ def test_pkl_source_loads_arrays_only(tmp_path, models):
 
 
 def test_cli_converts_checks_and_writes_config(tmp_path, models, capsys):
-    config, reference = models[(50, 'sigmoid')]
+    config, reference = models['slim']
     d2 = to_d2(reference)
     src = tmp_path / 'model_final.pth'
     torch.save({'model': d2, 'iteration': 90000}, src)
@@ -241,7 +250,7 @@ def test_cli_converts_checks_and_writes_config(tmp_path, models, capsys):
 
 
 def test_cli_refuses_incomplete_conversion(tmp_path, models, capsys):
-    config, reference = models[(50, 'sigmoid')]
+    config, reference = models['slim']
     d2 = to_d2(reference)
     d2['roi_heads.box_head.fc3.weight'] = torch.zeros(3)
     src, out = tmp_path / 'model_final.pth', tmp_path / 'converted.pth'
@@ -251,7 +260,7 @@ def test_cli_refuses_incomplete_conversion(tmp_path, models, capsys):
     assert 'roi_heads.box_head.fc3.weight' in capsys.readouterr().err and not out.exists()
     assert tool.main([str(src), str(out), '--allow-unknown']) == 0 and out.exists()
     out.unlink()
-    five = write_config(tmp_path, 50, 'sigmoid', num_classes=5)
+    five = write_config(tmp_path, 50, 'sigmoid', num_classes=5, slim=True)
     assert tool.main([str(src), str(out), '--config', five, '--allow-unknown']) == 1
     assert 'shape mismatches (6)' in capsys.readouterr().err and not out.exists()
 
