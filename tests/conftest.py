@@ -1,5 +1,6 @@
 import json
 import os
+import socket
 from typing import Sequence
 
 import pytest
@@ -27,3 +28,10 @@ def frequency_file(tmp_path):
     def make(groups: Sequence[str]) -> str:
         return write_frequency_file(tmp_path / f'freq_{"".join(groups)}.json', groups)
     return make
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now (for a gloo rendezvous)."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]

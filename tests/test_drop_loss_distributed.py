@@ -1,21 +1,14 @@
 """``DropLoss(sync_counts=True)`` draws with the ratio of the whole distributed batch."""
 import os
-import socket
 
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from conftest import write_frequency_file
+from conftest import free_port, write_frequency_file
 
 # rank 0 sees 1 tail + 3 frequent foreground proposals, rank 1 sees 3 tail + 1 frequent.
 RANK_LABELS = {0: [0, 2, 3, 3] + [4] * 4, 1: [0, 1, 1, 2] + [4] * 4}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _worker(rank: int, port: int, path: str, out_dir: str) -> None:
@@ -40,7 +33,7 @@ def _worker(rank: int, port: int, path: str, out_dir: str) -> None:
 
 def test_sync_counts_uses_the_global_ratio(tmp_path):
     path = write_frequency_file(tmp_path / 'freq.json', 'rcff')
-    mp.spawn(_worker, args=(_free_port(), path, str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(free_port(), path, str(tmp_path)), nprocs=2, join=True)
     r0 = torch.load(tmp_path / 'rank0.pt')
     r1 = torch.load(tmp_path / 'rank1.pt')
     # per process, as the released code: tail ratio 1/4 and 3/4

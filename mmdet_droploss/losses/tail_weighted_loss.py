@@ -76,6 +76,8 @@ class TailWeightedSigmoidLoss(nn.Module):
                 'in the bbox head), or point categories at the metadata of your dataset.')
         self.num_classes = num_classes
         self.categories = categories
+        #: dataset category ids in label order (checked against the dataset by CheckCategoriesHook)
+        self.category_ids = tuple(int(i) for i in info.ids)
         self.reduction = reduction
         self.loss_weight = loss_weight
         self.register_buffer('tail_mask', info.tail_mask(tail_groups, tail_threshold), persistent=False)

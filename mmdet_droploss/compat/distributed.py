@@ -1,0 +1,107 @@
+"""Distributed training on machines without CUDA (gloo), with no edit to the config.
+
+mmengine 0.10.7 assumes a GPU per process in two places:
+
+* ``init_dist`` (``_init_dist_pytorch`` and ``_init_dist_slurm``) calls
+  ``torch.cuda.set_device(local_rank)`` before ``init_process_group``, and mmdet's configs ask
+  for the ``nccl`` backend, which needs CUDA;
+* ``Runner.wrap_model`` builds ``MMDistributedDataParallel(device_ids=[LOCAL_RANK])``, which
+  PyTorch rejects for a module whose parameters live on the CPU.
+
+:func:`apply` fixes both at their source, once, when :mod:`mmdet_droploss` is imported (which
+every config does through ``custom_imports``), so mmdet's own ``tools/train.py`` benefits too.
+On a machine with CUDA nothing changes: the launcher wrappers fall straight through to
+mmengine, and DDP keeps its ``device_ids`` for modules on a GPU.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+from typing import Any, Callable, Iterator
+
+import torch
+
+_APPLIED_MARK = '_mmdet_droploss_cpu_fallback'
+
+
+def cuda_is_usable() -> bool:
+    """Whether this process can put a model on a CUDA device."""
+    return torch.cuda.is_available() and torch.cuda.device_count() > 0
+
+
+def cpu_backend(backend: str) -> str:
+    """The process-group backend to use without CUDA: ``nccl`` needs GPUs, ``gloo`` does not."""
+    return 'gloo' if backend == 'nccl' else backend
+
+
+@contextlib.contextmanager
+def _without_cuda_set_device() -> Iterator[None]:
+    """Make ``torch.cuda.set_device`` a no-op for the duration (CPU-only launchers)."""
+    original = torch.cuda.set_device
+    torch.cuda.set_device = lambda device: None
+    try:
+        yield
+    finally:
+        torch.cuda.set_device = original
+
+
+def _cpu_capable_launcher(init_fn: Callable[..., None]) -> Callable[..., None]:
+    """Wrap one of mmengine's ``_init_dist_*`` so that it also works without CUDA."""
+
+    @functools.wraps(init_fn)
+    def init(backend: str, *args: Any, **kwargs: Any) -> None:
+        if cuda_is_usable():
+            return init_fn(backend, *args, **kwargs)
+        chosen = cpu_backend(backend)
+        if chosen != backend:
+            from mmengine.logging import print_log
+            print_log(
+                f'No CUDA device: using the {chosen!r} process-group backend instead of '
+                f'{backend!r} (mmdet-droploss CPU fallback).', logger='current',
+                level=logging.INFO)
+        with _without_cuda_set_device():
+            return init_fn(chosen, *args, **kwargs)
+
+    setattr(init, _APPLIED_MARK, True)
+    return init
+
+
+def _module_is_on_cpu(module: torch.nn.Module) -> bool:
+    devices = {p.device.type for p in module.parameters()}
+    return devices <= {'cpu'}
+
+
+def _ddp_init_without_cpu_device_ids(ddp_init: Callable[..., None]) -> Callable[..., None]:
+    """Wrap ``MMDistributedDataParallel.__init__``: drop ``device_ids`` for a CPU module.
+
+    PyTorch's rule: ``device_ids`` must be ``None`` for CPU modules; it is only meaningful for a
+    module on a single GPU.
+    """
+
+    @functools.wraps(ddp_init)
+    def __init__(self, module: torch.nn.Module, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get('device_ids') is not None and _module_is_on_cpu(module):
+            kwargs['device_ids'] = None
+            kwargs.pop('output_device', None)
+        ddp_init(self, module, *args, **kwargs)
+
+    setattr(__init__, _APPLIED_MARK, True)
+    return __init__
+
+
+def apply() -> None:
+    """Install the CPU fallbacks into mmengine (idempotent)."""
+    from mmengine.dist import utils as dist_utils
+    from mmengine.model.wrappers import MMDistributedDataParallel
+
+    for name in ('_init_dist_pytorch', '_init_dist_slurm'):
+        launcher = getattr(dist_utils, name)
+        if not getattr(launcher, _APPLIED_MARK, False):
+            setattr(dist_utils, name, _cpu_capable_launcher(launcher))
+    if not getattr(MMDistributedDataParallel.__init__, _APPLIED_MARK, False):
+        MMDistributedDataParallel.__init__ = _ddp_init_without_cpu_device_ids(
+            MMDistributedDataParallel.__init__)
+
+
+apply()

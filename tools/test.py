@@ -1,0 +1,73 @@
+#!/usr/bin/env python
+"""Evaluate a checkpoint (path, URL or model-zoo name) with an mmdet config.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
+                         [--show-dir DIR] [--cfg-options k=v ...]
+    tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCESSES [same options]
+
+The metrics (for LVIS: AP, AP50, AP75, APs/m/l, APr, APc, APf, AR for bbox and segm) are printed
+and written to ``<work_dir>/<timestamp>/<timestamp>.json``.
+"""
+import argparse
+import os.path as osp
+import sys
+
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from mmdet_droploss.cli import (DatasetPathError, add_common_arguments, check_dataset_paths,
+                                check_model_types, export_local_rank, load_config,
+                                resolve_load_from)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a detector')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file, URL, or model-zoo name')
+    parser.add_argument('--out', help='dump the raw predictions to this .pkl file')
+    parser.add_argument('--show', action='store_true', help='show predictions in a window')
+    parser.add_argument('--show-dir', help='write drawn predictions under <work_dir>/<timestamp>/'
+                        'SHOW_DIR')
+    parser.add_argument('--wait-time', type=float, default=2, help='seconds per shown image')
+    add_common_arguments(parser)
+    args = parser.parse_args(argv)
+    export_local_rank(args)
+    return args
+
+
+def enable_visualization(cfg, args) -> None:
+    hook = cfg.default_hooks.get('visualization')
+    if hook is None:
+        raise SystemExit('--show/--show-dir need default_hooks.visualization '
+                         '(mmdet\'s DetVisualizationHook) in the config.')
+    hook.enable = True
+    hook.draw = True
+    if args.show:
+        hook.show = True
+        hook.wait_time = args.wait_time
+    if args.show_dir:
+        hook.test_out_dir = args.show_dir
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    cfg = load_config(args)
+    cfg.load_from = resolve_load_from(args.checkpoint)
+    if args.show or args.show_dir:
+        enable_visualization(cfg, args)
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        raise SystemExit(f'--out must be a .pkl file, got {args.out}')
+    try:
+        check_dataset_paths(cfg, ['test_dataloader'])
+        check_model_types(cfg)
+    except (DatasetPathError, KeyError) as err:
+        sys.exit(f'{osp.basename(__file__)}: {err.args[0]}')
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    if args.out is not None:
+        from mmdet.evaluation import DumpDetResults
+        runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
