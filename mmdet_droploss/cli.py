@@ -118,14 +118,22 @@ def resolve_load_from(value: Optional[str]) -> Optional[str]:
     return resolve_checkpoint(value)
 
 
+def _is_model_component(key: str) -> bool:
+    """Whether a config key holds a ``MODELS`` component (others: task utils, init, layers)."""
+    last = key.rsplit('.', 1)[-1]
+    return (last in ('model', 'backbone', 'neck', 'data_preprocessor') or
+            last.startswith('loss') or last.endswith(('_head', '_roi_extractor')) or
+            last.isdigit() and key.rsplit('.', 2)[-2].endswith('_head'))  # cascade stages
+
+
 def _type_names(node, path: str) -> Iterable[Tuple[str, str]]:
-    """(config key, type name) of every ``type=...`` string in a nested config."""
+    """(config key, type name) of every ``MODELS`` component in a nested config."""
     if isinstance(node, dict):
         value = node.get('type')
-        if isinstance(value, str):
-            yield path or 'model', value
+        if isinstance(value, str) and _is_model_component(path):
+            yield path, value
         for key, child in node.items():
-            yield from _type_names(child, f'{path}.{key}' if path else key)
+            yield from _type_names(child, f'{path}.{key}')
     elif isinstance(node, (list, tuple)):
         for i, child in enumerate(node):
             yield from _type_names(child, f'{path}.{i}')

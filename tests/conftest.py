@@ -1,7 +1,11 @@
 import json
 import os
 import socket
-from typing import Sequence
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Sequence
 
 import pytest
 import torch
@@ -35,3 +39,59 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEMO_CONFIG = REPO_ROOT / 'configs/demo/mask_rcnn_tiny_droploss_demo.py'
+
+
+@dataclass
+class DemoRun:
+    """A short distributed demo run: trained, resumed, validated and tested (see ``demo_run``)."""
+
+    config: Path  # the config as the run used it (dumped into the work dir)
+    work_dir: Path
+    checkpoint: Path
+    data_root: Path
+    train_logs: List[str]  # combined stdout+stderr of the two tools/dist_train.sh calls
+    test_log: str  # stdout+stderr of tools/dist_test.sh
+
+
+def run_tool(args: Sequence[str], env: dict, timeout: float = 900) -> str:
+    """Run a launch script from the repository root; fail the test with its output tail."""
+    proc = subprocess.run([str(a) for a in args], cwd=REPO_ROOT, env=env, timeout=timeout,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.returncode == 0, f'{" ".join(map(str, args))} failed:\n{proc.stdout[-6000:]}'
+    return proc.stdout
+
+
+def demo_env(data_root: Path) -> dict:
+    return {**os.environ, 'MMDET_DROPLOSS_DEMO_DATA': str(data_root) + '/',
+            'PYTHON': sys.executable, 'PORT': str(free_port())}
+
+
+@pytest.fixture(scope='session')
+def demo_run(tmp_path_factory) -> DemoRun:
+    """Train the demo config with ``tools/dist_train.sh`` on 2 gloo processes for 6 iterations,
+    resume it to 10 (validating at the end), and evaluate the result with
+    ``tools/dist_test.sh``. Shared by every test that needs a trained demo work dir."""
+    root = tmp_path_factory.mktemp('demo')
+    data_root = root / 'data'
+    subprocess.run([sys.executable, str(REPO_ROOT / 'tools/generate_demo_dataset.py'), '--out',
+                    str(data_root), '--val-images', '24'], check=True, cwd=REPO_ROOT,
+                   stdout=subprocess.DEVNULL)
+    work_dir = root / 'work_dir'
+    common = ['--work-dir', work_dir, '--cfg-options', 'default_hooks.logger.interval=2',
+              'train_cfg.val_interval=1000']
+    env = demo_env(data_root)
+    first = run_tool(['tools/dist_train.sh', DEMO_CONFIG, 2, *common, 'train_cfg.max_iters=6',
+                      'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None'], env)
+    env = demo_env(data_root)
+    second = run_tool(['tools/dist_train.sh', DEMO_CONFIG, 2, *common, 'train_cfg.max_iters=10',
+                       '--resume'], env)
+    checkpoint = work_dir / 'iter_10.pth'
+    env = demo_env(data_root)
+    test_log = run_tool(['tools/dist_test.sh', DEMO_CONFIG, checkpoint, 2, '--work-dir',
+                         work_dir], env)
+    return DemoRun(config=work_dir / DEMO_CONFIG.name, work_dir=work_dir, checkpoint=checkpoint,
+                   data_root=data_root, train_logs=[first, second], test_log=test_log)

@@ -18,6 +18,7 @@ from mmengine.runner import Runner
 from mmdet_droploss.cli import (DatasetPathError, add_common_arguments, check_dataset_paths,
                                 check_model_types, export_local_rank, load_config,
                                 resolve_load_from)
+from mmdet_droploss.hooks import CategoryMismatchError
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -66,7 +67,10 @@ def main(argv=None) -> None:
     if args.out is not None:
         from mmdet.evaluation import DumpDetResults
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
-    runner.test()
+    try:
+        runner.test()
+    except CategoryMismatchError as err:
+        sys.exit(f'{osp.basename(__file__)}: {err}')
 
 
 if __name__ == '__main__':

@@ -18,6 +18,7 @@ from mmdet_droploss.cli import (DatasetPathError, add_common_arguments, check_da
                                 check_model_types, export_local_rank, load_config,
                                 resolve_load_from)
 from mmdet_droploss.compat.distributed import cuda_is_usable
+from mmdet_droploss.hooks import CategoryMismatchError
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -73,7 +74,10 @@ def main(argv=None) -> None:
     except (DatasetPathError, KeyError) as err:
         sys.exit(f'{osp.basename(__file__)}: {err.args[0]}')
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except CategoryMismatchError as err:
+        sys.exit(f'{osp.basename(__file__)}: {err}')
 
 
 if __name__ == '__main__':
