@@ -1,14 +1,22 @@
+import contextlib
+import functools
+import hashlib
 import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import List, Sequence
+from typing import Iterator, List, Sequence
 
 import pytest
 import torch
+import yaml
+
+from mmdet_droploss.model_zoo import CACHE_ENV, INDEX_ENV
 
 # Two cores are shared by everything on the machine: keep torch from oversubscribing them.
 torch.set_num_threads(min(2, os.cpu_count() or 1))
@@ -43,6 +51,7 @@ def free_port() -> int:
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = REPO_ROOT / 'configs/demo/mask_rcnn_tiny_droploss_demo.py'
+DEMO_ZOO_NAME = 'demo-mask-rcnn-tiny-droploss'
 
 
 @dataclass
@@ -54,7 +63,8 @@ class DemoRun:
     checkpoint: Path
     data_root: Path
     train_logs: List[str]  # combined stdout+stderr of the two tools/dist_train.sh calls
-    test_log: str  # stdout+stderr of tools/dist_test.sh
+    test_log: str  # stdout+stderr of tools/dist_test.sh, given the checkpoint's zoo name
+    zoo_cache: Path  # the model-zoo cache dist_test.sh downloaded into
 
 
 def run_tool(args: Sequence[str], env: dict, timeout: float = 900) -> str:
@@ -74,7 +84,7 @@ def demo_env(data_root: Path) -> dict:
 def demo_run(tmp_path_factory) -> DemoRun:
     """Train the demo config with ``tools/dist_train.sh`` on 2 gloo processes for 6 iterations,
     resume it to 10 (validating at the end), and evaluate the result with
-    ``tools/dist_test.sh``. Shared by every test that needs a trained demo work dir."""
+    ``tools/dist_test.sh`` by model-zoo name. Shared by every test that needs a trained demo work dir."""
     root = tmp_path_factory.mktemp('demo')
     data_root = root / 'data'
     subprocess.run([sys.executable, str(REPO_ROOT / 'tools/generate_demo_dataset.py'), '--out',
@@ -90,8 +100,38 @@ def demo_run(tmp_path_factory) -> DemoRun:
     second = run_tool(['tools/dist_train.sh', DEMO_CONFIG, 2, *common, 'train_cfg.max_iters=10',
                        '--resume'], env)
     checkpoint = work_dir / 'iter_10.pth'
-    env = demo_env(data_root)
-    test_log = run_tool(['tools/dist_test.sh', DEMO_CONFIG, checkpoint, 2, '--work-dir',
-                         work_dir], env)
+    # Evaluate by model-zoo name: the checkpoint is published on a local HTTP server under an
+    # index of its own, so dist_test.sh downloads and verifies it (both ranks, one download).
+    with serve_directory(work_dir) as url:
+        index = root / 'index'
+        sha = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+        (index / 'demo').mkdir(parents=True)
+        (index / 'demo' / 'metafile.yml').write_text(yaml.safe_dump(dict(Models=[dict(
+            Name=DEMO_ZOO_NAME, Config=str(DEMO_CONFIG.relative_to(REPO_ROOT)),
+            Weights=f'{url}/{checkpoint.name}', **{'Weights SHA256': sha})])))
+        env = {**demo_env(data_root), INDEX_ENV: str(index), CACHE_ENV: str(root / 'cache')}
+        test_log = run_tool(['tools/dist_test.sh', DEMO_CONFIG, DEMO_ZOO_NAME, 2, '--work-dir',
+                             work_dir], env)
     return DemoRun(config=work_dir / DEMO_CONFIG.name, work_dir=work_dir, checkpoint=checkpoint,
-                   data_root=data_root, train_logs=[first, second], test_log=test_log)
+                   data_root=data_root, train_logs=[first, second], test_log=test_log,
+                   zoo_cache=root / 'cache')
+
+
+@contextlib.contextmanager
+def serve_directory(directory: Path) -> Iterator[str]:
+    """Serve a directory over HTTP on 127.0.0.1 while the block runs; yields the base URL."""
+    handler = functools.partial(QuietHandler, directory=str(directory))
+    server = ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f'http://127.0.0.1:{server.server_address[1]}'
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
