@@ -10,12 +10,4 @@ model = dict(
                 type='DropLoss',
                 num_classes={{_base_.num_classes}},
                 categories={{_base_.category_file}},
-                loss_weight=1.0),
-            # the paper's prior-probability bias init (pi = 0.001) for the C sigmoid logits
-            init_cfg=[
-                dict(type='Normal', std=0.01, bias_prob=0.001, override=dict(name='fc_cls')),
-                dict(type='Normal', std=0.001, override=dict(name='fc_reg')),
-                dict(type='Xavier', distribution='uniform',
-                     override=[dict(name='shared_fcs'), dict(name='cls_fcs'),
-                               dict(name='reg_fcs')]),
-            ])))
+                loss_weight=1.0))))
