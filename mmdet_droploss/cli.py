@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import os
 import os.path as osp
-from typing import Iterable, List, Optional, Sequence, Tuple
+import sys
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, ConfigDict, DictAction
 
@@ -168,3 +169,21 @@ def check_model_types(cfg: Config) -> None:
                                    problems + ['(Losses of this package need custom_imports='
                                                "dict(imports=['mmdet_droploss']) in the "
                                                'config.)']))
+
+
+def preflight(cfg: Config, loaders: Sequence[str], tool: str) -> None:
+    """Check dataset paths and model component types; exit with the message if one is wrong."""
+    try:
+        check_dataset_paths(cfg, loaders)
+        check_model_types(cfg)
+    except (DatasetPathError, KeyError) as err:
+        sys.exit(f'{tool}: {err.args[0]}')
+
+
+def run_or_exit(run: Callable[[], object], tool: str) -> None:
+    """Run the runner's loop; a category mismatch found by its hook ends with the message only."""
+    from .hooks import CategoryMismatchError
+    try:
+        run()
+    except CategoryMismatchError as err:
+        sys.exit(f'{tool}: {err}')

@@ -1,27 +1,8 @@
 #!/usr/bin/env bash
-# Distributed evaluation with torchrun (GPU/nccl, or CPU/gloo without a GPU).
-#   tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCESSES [tools/test.py options]
+# Distributed evaluation with torchrun (GPUs with nccl; without CUDA, CPU processes with gloo).
+#   tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCESSES_PER_NODE [tools/test.py options]
+# CHECKPOINT is a path, a URL or a model-zoo name.
 set -euo pipefail
-if [ $# -lt 3 ]; then
-    echo "usage: $0 CONFIG CHECKPOINT NUM_PROCESSES_PER_NODE [test.py options]" >&2
-    exit 2
-fi
-CONFIG=$1
-CHECKPOINT=$2
-NPROC=$3
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-source "$(dirname "$0")/_python.sh"
-
-"$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --master_port="$PORT" \
-    --nproc_per_node="$NPROC" \
-    "$(dirname "$0")/test.py" \
-    "$CONFIG" \
-    "$CHECKPOINT" \
-    --launcher pytorch "${@:4}"
+source "$(dirname "$0")/_launch.sh"
+usage 3 $# "$0 CONFIG CHECKPOINT NUM_PROCESSES_PER_NODE [test.py options]"
+launch_torchrun "$3" test.py "$1" "$2" "${@:4}"

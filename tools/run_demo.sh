@@ -7,7 +7,7 @@
 #        CONFIG (configs/demo/mask_rcnn_tiny_droploss_demo.py), PORT (29510)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source tools/_python.sh
+source tools/_launch.sh
 
 CONFIG=${CONFIG:-configs/demo/mask_rcnn_tiny_droploss_demo.py}
 NPROC=${NPROC:-2}

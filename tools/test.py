@@ -9,16 +9,12 @@ The metrics (for LVIS: AP, AP50, AP75, APs/m/l, APr, APc, APf, AR for bbox and s
 and written to ``<work_dir>/<timestamp>/<timestamp>.json``.
 """
 import argparse
-import os.path as osp
-import sys
 
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmdet_droploss.cli import (DatasetPathError, add_common_arguments, check_dataset_paths,
-                                check_model_types, export_local_rank, load_config,
-                                resolve_load_from)
-from mmdet_droploss.hooks import CategoryMismatchError
+from mmdet_droploss.cli import (add_common_arguments, export_local_rank, load_config, preflight,
+                                resolve_load_from, run_or_exit)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -58,19 +54,12 @@ def main(argv=None) -> None:
         enable_visualization(cfg, args)
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         raise SystemExit(f'--out must be a .pkl file, got {args.out}')
-    try:
-        check_dataset_paths(cfg, ['test_dataloader'])
-        check_model_types(cfg)
-    except (DatasetPathError, KeyError) as err:
-        sys.exit(f'{osp.basename(__file__)}: {err.args[0]}')
+    preflight(cfg, ['test_dataloader'], 'test.py')
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     if args.out is not None:
         from mmdet.evaluation import DumpDetResults
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
-    try:
-        runner.test()
-    except CategoryMismatchError as err:
-        sys.exit(f'{osp.basename(__file__)}: {err}')
+    run_or_exit(runner.test, 'test.py')
 
 
 if __name__ == '__main__':

@@ -8,17 +8,13 @@
 Runs on CPU with the gloo backend when no GPU is present (see mmdet_droploss.compat.distributed).
 """
 import argparse
-import os.path as osp
-import sys
 
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmdet_droploss.cli import (DatasetPathError, add_common_arguments, check_dataset_paths,
-                                check_model_types, export_local_rank, load_config,
-                                resolve_load_from)
+from mmdet_droploss.cli import (add_common_arguments, export_local_rank, load_config, preflight,
+                                resolve_load_from, run_or_exit)
 from mmdet_droploss.compat.distributed import cuda_is_usable
-from mmdet_droploss.hooks import CategoryMismatchError
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -68,16 +64,9 @@ def main(argv=None) -> None:
     loaders = ['train_dataloader']
     if cfg.get('val_cfg') and cfg.get('val_dataloader'):
         loaders.append('val_dataloader')
-    try:
-        check_dataset_paths(cfg, loaders)
-        check_model_types(cfg)
-    except (DatasetPathError, KeyError) as err:
-        sys.exit(f'{osp.basename(__file__)}: {err.args[0]}')
+    preflight(cfg, loaders, 'train.py')
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    try:
-        runner.train()
-    except CategoryMismatchError as err:
-        sys.exit(f'{osp.basename(__file__)}: {err}')
+    run_or_exit(runner.train, 'train.py')
 
 
 if __name__ == '__main__':
