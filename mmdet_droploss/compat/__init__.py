@@ -2,5 +2,6 @@
 
 * :mod:`.checkpoint`: ``torch.load(weights_only=True)`` vs MMEngine's own checkpoints.
 * :mod:`.distributed`: ``init_dist`` and DDP on machines without CUDA (gloo).
+* :mod:`.lvis_numpy`: lvis 0.5.3's ``np.float`` under numpy >= 1.24.
 """
-from . import checkpoint, distributed  # noqa: F401
+from . import checkpoint, distributed, lvis_numpy  # noqa: F401

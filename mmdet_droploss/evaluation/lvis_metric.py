@@ -1,0 +1,169 @@
+"""LVIS AP for mmdet configs, computed by faster-coco-eval (default) or the ``lvis`` package.
+
+``FastLVISMetric`` is mmdet's ``LVISMetric`` with the evaluator made a choice: the same
+arguments, result keys (``lvis/bbox_AP``, ..., ``lvis/segm_APf``) and printed table, plus
+``bbox_AR``/``segm_AR`` (AR@300). faster-coco-eval's LVIS mode gives the same numbers as the
+``lvis`` package several times faster (``tools/benchmark_eval.py`` shows both side by side).
+
+Distributed evaluation works as with every mmengine metric: each process collects its
+predictions in :meth:`process`, mmengine gathers them, and only rank 0 loads the ground truth
+(lazily, at the first evaluation) and computes the metrics.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os.path as osp
+import tempfile
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence, Union
+
+import numpy as np
+from mmengine.logging import MMLogger
+from terminaltables import AsciiTable
+
+from mmdet.evaluation.metrics import LVISMetric
+from mmdet.registry import METRICS
+from mmdet.structures.mask import encode_mask_results
+
+from .lvis_backends import (BACKENDS, LVISEvaluation, check_backend, evaluate, ground_truth_ids,
+                            load_ground_truth)
+
+DEFAULT_ITEMS = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AR')
+# metric item -> name of the statistic in the evaluation results
+_STAT_NAMES = {'AR': 'AR@300', 'ARs': 'ARs@300', 'ARm': 'ARm@300', 'ARl': 'ARl@300'}
+
+
+@METRICS.register_module()
+class FastLVISMetric(LVISMetric):
+    """LVIS bbox/segm AP with a choice of evaluator.
+
+    Args:
+        ann_file (str): The LVIS annotation file of the evaluated split (required: LVIS's
+            frequency groups and federated labels live there).
+        metric (str | list[str]): ``'bbox'`` and/or ``'segm'``.
+        classwise (bool): Also log and return per-category AP.
+        metric_items (Sequence[str], optional): Which of ``AP, AP50, AP75, APs, APm, APl, APr,
+            APc, APf, AR, ARs, ARm, ARl`` to return; all but ``ARs/m/l`` by default.
+        format_only (bool): Only write the result files (``outfile_prefix`` required).
+        outfile_prefix (str, optional): Where to write ``<prefix>.bbox.json`` etc.
+        backend (str): ``'faster_coco_eval'`` (default) or ``'lvis'`` (the reference package).
+        collect_device, prefix, backend_args: as mmdet's ``LVISMetric``.
+    """
+
+    def __init__(self,
+                 ann_file: Optional[str] = None,
+                 metric: Union[str, List[str]] = 'bbox',
+                 classwise: bool = False,
+                 metric_items: Optional[Sequence[str]] = None,
+                 format_only: bool = False,
+                 outfile_prefix: Optional[str] = None,
+                 backend: str = 'faster_coco_eval',
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None,
+                 backend_args: Optional[dict] = None,
+                 **kwargs) -> None:
+        check_backend(backend)
+        metrics = metric if isinstance(metric, list) else [metric]
+        unsupported = [m for m in metrics if m not in ('bbox', 'segm')]
+        if unsupported:
+            raise KeyError(f'FastLVISMetric computes bbox and segm AP, not {unsupported}; '
+                           "use mmdet's LVISMetric for proposal recall.")
+        if ann_file is None:
+            raise ValueError('FastLVISMetric needs ann_file: LVIS evaluation reads the frequency '
+                             'groups and negative/not-exhaustive categories from it.')
+        items = list(metric_items) if metric_items is not None else list(DEFAULT_ITEMS)
+        known = set(DEFAULT_ITEMS) | set(_STAT_NAMES)
+        if not set(items) <= known:
+            raise KeyError(f'metric_items {sorted(set(items) - known)} unknown; choose from '
+                           f'{sorted(known)}.')
+        # The ground truth is loaded lazily, on the rank that computes the metrics only.
+        super().__init__(ann_file=None, metric=metrics, classwise=classwise,
+                         metric_items=items, format_only=format_only,
+                         outfile_prefix=outfile_prefix, collect_device=collect_device,
+                         prefix=prefix, backend_args=backend_args, **kwargs)
+        self.ann_file = ann_file
+        self.backend = backend
+        self._ground_truth = None
+
+    def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
+        """Keep each image's predictions, boxes and scores on the CPU and masks as RLE."""
+        for sample in data_samples:
+            pred = sample['pred_instances']
+            result = dict(img_id=sample['img_id'],
+                          bboxes=pred['bboxes'].cpu().numpy(),
+                          scores=pred['scores'].cpu().numpy(),
+                          labels=pred['labels'].cpu().numpy())
+            if 'masks' in pred:
+                result['masks'] = encode_mask_results(pred['masks'].detach().cpu().numpy())
+            if 'mask_scores' in pred:
+                result['mask_scores'] = pred['mask_scores'].cpu().numpy()
+            self.results.append((dict(img_id=sample['img_id']), result))
+
+    def _load_ground_truth(self) -> None:
+        if self._ground_truth is not None:
+            return
+        from mmengine.fileio import get_local_path
+        with get_local_path(self.ann_file, backend_args=self.backend_args) as local_path:
+            self._ground_truth = load_ground_truth(local_path, self.backend)
+        self.cat_ids, self.img_ids = ground_truth_ids(self._ground_truth, self.backend)
+
+    def compute_metrics(self, results: list) -> Dict[str, float]:
+        logger = MMLogger.get_current_instance()
+        self._load_ground_truth()
+        _, preds = zip(*results)
+        tmp_dir = None
+        outfile_prefix = self.outfile_prefix
+        if outfile_prefix is None:
+            tmp_dir = tempfile.TemporaryDirectory()
+            outfile_prefix = osp.join(tmp_dir.name, 'results')
+        try:
+            result_files = self.results2json(preds, outfile_prefix)
+            if self.format_only:
+                logger.info(f'results are saved in {osp.dirname(outfile_prefix)}')
+                return OrderedDict()
+            eval_results: Dict[str, float] = OrderedDict()
+            for iou_type in self.metrics:
+                logger.info(f'Evaluating {iou_type} with {self.backend}...')
+                with open(result_files[iou_type]) as f:
+                    detections = json.load(f)
+                if not detections:
+                    logger.info('The testing results of the whole dataset is empty.')
+                    break
+                outcome = evaluate(self._ground_truth, detections, iou_type, self.img_ids,
+                                   self.backend, print_fn=logger.info)
+                for item in self.metric_items:
+                    value = outcome.stats[_STAT_NAMES.get(item, item)]
+                    eval_results[f'{iou_type}_{item}'] = round(float(value), 3)
+                if self.classwise:
+                    eval_results.update(self._classwise(outcome, iou_type, logger))
+            return eval_results
+        finally:
+            if tmp_dir is not None:
+                tmp_dir.cleanup()
+
+    def _classwise(self, outcome: LVISEvaluation, iou_type: str, logger) -> Dict[str, float]:
+        """Per-category AP (all IoUs, all areas), as a table and as ``<name>_precision``."""
+        precision = outcome.precision[:, :, :, 0]
+        names = self._category_names(outcome.cat_ids)
+        rows, values = [], {}
+        for k, name in enumerate(names):
+            p = precision[:, :, k]
+            p = p[p > -1]
+            ap = float(np.mean(p)) if p.size else float('nan')
+            rows.append((name, f'{ap:0.3f}'))
+            values[f'{name}_precision'] = round(ap, 3)
+        num_columns = min(6, len(rows) * 2)
+        flat = list(itertools.chain(*rows))
+        table = [['category', 'AP'] * (num_columns // 2)]
+        table += list(itertools.zip_longest(*[flat[i::num_columns] for i in range(num_columns)]))
+        logger.info(f'{iou_type} AP per category\n' + AsciiTable(table).table)
+        return values
+
+    def _category_names(self, cat_ids: Sequence[int]) -> List[str]:
+        gt = self._ground_truth
+        cats = gt.load_cats(cat_ids) if self.backend == 'lvis' else gt.loadCats(cat_ids)
+        return [c['name'] for c in cats]
+
+
+__all__ = ['FastLVISMetric', 'BACKENDS']
