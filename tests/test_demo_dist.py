@@ -26,8 +26,10 @@ def _metrics_json(work_dir):
 
 def test_training_ran_on_two_gloo_processes(demo_run):
     first, second = demo_run.train_logs
-    assert 'Distributed launcher: pytorch' in first and 'World size: 2' in first
-    assert "'gloo'" in first  # the CPU fallback chose gloo in place of the config's nccl
+    assert 'Distributed launcher: pytorch' in first
+    assert 'GPU number: 2' in first  # mmengine's name for the world size
+    # the CPU fallback chose gloo in place of the config's nccl, in both processes
+    assert first.count("using the 'gloo' process-group backend instead of 'nccl'") == 2
     assert re.search(r'Iter\(train\) \[ ?6/6\]', first)
     assert (demo_run.work_dir / 'iter_6.pth').is_file()
 
@@ -62,7 +64,7 @@ def test_dist_test_reports_every_lvis_metric_in_range(demo_run):
         assert value == -1 or 0.0 <= value <= 1.0, (key, value)
     assert metrics['lvis/bbox_APl'] == -1 and metrics['lvis/segm_APl'] == -1
     assert 'Average Precision' in demo_run.test_log and 'catIds=  r' in demo_run.test_log
-    assert 'World size: 2' in demo_run.test_log
+    assert 'GPU number: 2' in demo_run.test_log
 
 
 def test_dist_test_downloaded_and_verified_the_checkpoint_by_zoo_name(demo_run):
