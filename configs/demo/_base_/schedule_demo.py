@@ -1,8 +1,5 @@
 # 1000 iterations (~5 epochs of the demo set at 2 processes x 2 images), evaluated at the end; progress and ETA logged every 10 iterations.
-_base_ = 'mmdet::_base_/default_runtime.py'
-
-custom_imports = dict(imports=['mmdet_droploss'], allow_failed_imports=False)
-custom_hooks = [dict(type='CheckCategoriesHook')]
+_base_ = '../../_base_/default_runtime.py'
 
 max_iters = 1000
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
@@ -23,4 +20,3 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters // 2,
                     max_keep_ckpts=2))
-log_processor = dict(by_epoch=False)

@@ -1,0 +1,4 @@
+# BEQL with log base b = 8; see mask_rcnn_r50_lvis_b4.py.
+_base_ = './mask_rcnn_r50_lvis_b4.py'
+
+model = dict(roi_head=dict(bbox_head=dict(loss_cls=dict(log_base=8.0))))
