@@ -198,3 +198,20 @@ def test_distributed_evaluation_gathers_every_process(lvis_set, tmp_path):
     for out in outs:  # every rank receives rank 0's result over all images
         assert out['result'] == pytest.approx(single, abs=1e-9)
     assert outs[0]['loaded'] and not outs[1]['loaded']  # only rank 0 read the ground truth
+
+
+def test_benchmark_tool_prints_both_backends_and_their_agreement(tmp_path):
+    proc = subprocess.run([sys.executable, 'tools/benchmark_eval.py', '--generate',
+                           '--num-images', '60', '--dets-per-image', '20'],
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    for iou_type in ('bbox', 'segm'):
+        assert f'## {iou_type}: 60 images, 1200 detections' in out
+    assert out.count('x faster |') == 2
+    rows = [line.split('|') for line in out.splitlines() if line.startswith('| AP')]
+    assert len(rows) == 2 * 9
+    for row in rows:  # the two backends agree on every AP
+        assert row[2].strip() == row[3].strip()
+    assert out.count('largest difference over 13 metrics: 0.0e+00') == 2

@@ -140,10 +140,11 @@ def _polygon_area(points: np.ndarray) -> float:
 
 def _make_split(split_dir: Path, per_image: List[List[int]],
                 spec: SyntheticLVISSpec, rng: np.random.Generator, first_image_id: int,
-                names: Sequence[str]) -> Tuple[list, list]:
+                names: Sequence[str], write_images: bool) -> Tuple[list, list]:
     import cv2  # opencv comes with mmcv; imported lazily so metadata use stays light
 
-    split_dir.mkdir(parents=True, exist_ok=True)
+    if write_images:
+        split_dir.mkdir(parents=True, exist_ok=True)
     images, annotations = [], []
     num_classes = len(names)
     for offset, categories in enumerate(per_image):
@@ -166,7 +167,8 @@ def _make_split(split_dir: Path, per_image: List[List[int]],
                       round(float(y1 - y0), 2)],
                 area=round(_polygon_area(points), 2)))
             present.add(k + 1)
-        cv2.imwrite(str(split_dir / file_name), canvas)
+        if write_images:
+            cv2.imwrite(str(split_dir / file_name), canvas)
         absent = [c for c in range(1, num_classes + 1) if c not in present]
         negatives = sorted(int(c) for c in rng.choice(absent, size=min(3, len(absent)),
                                                         replace=False)) if absent else []
@@ -191,11 +193,12 @@ def _categories(names: Sequence[str], images: list, annotations: list) -> list:
             for k, name in enumerate(names)]
 
 
-def generate_synthetic_lvis(out_dir: str, spec: SyntheticLVISSpec = SyntheticLVISSpec()
-                            ) -> Dict[str, str]:
+def generate_synthetic_lvis(out_dir: str, spec: SyntheticLVISSpec = SyntheticLVISSpec(),
+                            write_images: bool = True) -> Dict[str, str]:
     """Write the dataset under ``out_dir`` and return the paths of its parts.
 
-    Layout: ``annotations/lvis_demo_{train,val}.json`` and ``{train,val}/<id>.png``. The
+    Layout: ``annotations/lvis_demo_{train,val}.json`` and ``{train,val}/<id>.png`` (the images
+    only with ``write_images``; the annotations do not depend on it). The
     training split's ``frequency`` fields are LVIS's bins of the training image counts; the
     validation split carries the same category list (as LVIS val does).
     """
@@ -210,9 +213,9 @@ def generate_synthetic_lvis(out_dir: str, spec: SyntheticLVISSpec = SyntheticLVI
     val_assign = _assign_categories(val_counts, spec.num_val_images, rng)
 
     train_images, train_anns = _make_split(root / TRAIN_IMAGES, train_assign, spec, rng,
-                                           1, names)
+                                           1, names, write_images)
     val_images, val_anns = _make_split(root / VAL_IMAGES, val_assign, spec, rng,
-                                       spec.num_train_images + 1, names)
+                                       spec.num_train_images + 1, names, write_images)
     categories = _categories(names, train_images, train_anns)
     info = dict(description='mmdet-droploss synthetic long-tailed demo set', version='1.0')
     (root / 'annotations').mkdir(parents=True, exist_ok=True)
