@@ -1,6 +1,13 @@
 # 1000 iterations (~5 epochs of the demo set at 2 processes x 2 images), evaluated at the end; progress and ETA logged every 10 iterations.
 _base_ = '../../_base_/default_runtime.py'
 
+# The demo also records the classification gradient per frequency group (paper Fig. 1a):
+# <work_dir>/gradient_stats.json, plotted by tools/plot_gradient_stats.py.
+custom_hooks = [
+    dict(type='CheckCategoriesHook'),
+    dict(type='GradientStatsHook', interval=50),
+]
+
 max_iters = 1000
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
