@@ -1,0 +1,166 @@
+#!/usr/bin/env python
+"""Forward + backward time and peak memory of every loss, next to mmdet's cross-entropy.
+
+    python tools/benchmark_losses.py [--quick] [--proposals 512 2048 8192] [--classes 80 1203 1230]
+                                     [--repeats 10] [--threads N] [--device cpu|cuda]
+
+For each (proposals N, classes C): mmdet's sigmoid ``CrossEntropyLoss`` on (N, C) logits (the
+reference of the ratio column), its softmax one on (N, C + 1), ``CrossEntropyCustomLoss`` (the
+BCE baseline), ``EQL``, ``BEQL``, ``DropLoss`` and ``DropLoss`` with a fixed drop ratio, each
+called as mmdet's RoI head calls it (labels with 75% background, ``label_weights``,
+``avg_factor=N``). Time: median of ``--repeats`` after warm-up, with ``torch.cuda.synchronize``
+on a GPU. Memory: on CUDA, ``torch.cuda.max_memory_allocated`` above the inputs; on CPU, the peak
+bytes of the tensors created during forward + backward, tracked by a dispatch mode (so the same
+quantity, measured without an allocator hook). N = 8192 is 16 images x 512 RoIs.
+"""
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+import weakref
+from typing import Callable, Dict, List, Tuple
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
+import mmdet_droploss  # noqa: F401  (registers the losses)
+from mmdet.registry import MODELS
+
+BUILTIN = {1230: 'lvis_v0.5', 1203: 'lvis_v1'}
+
+
+class PeakTensorMemory(TorchDispatchMode):
+    """Peak bytes of live tensor storages created while the mode is active."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.live: Dict[int, int] = {}
+        self.refs: Dict[int, int] = {}
+        self.current = 0
+        self.peak = 0
+
+    def _release(self, key: int) -> None:
+        self.refs[key] -= 1
+        if self.refs[key] == 0:
+            self.current -= self.live.pop(key)
+            del self.refs[key]
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in tree_flatten(out)[0]:
+            if isinstance(t, torch.Tensor) and t.device.type == 'cpu':
+                storage = t.untyped_storage()
+                key = storage.data_ptr()
+                if key == 0:
+                    continue
+                if key not in self.live:
+                    self.live[key] = storage.nbytes()
+                    self.refs[key] = 0
+                    self.current += storage.nbytes()
+                    self.peak = max(self.peak, self.current)
+                self.refs[key] += 1
+                weakref.finalize(t, self._release, key)
+        return out
+
+
+def frequency_file(num_classes: int, directory: str) -> str:
+    """Built-in LVIS metadata for 1230/1203 classes, else a file with thirds r/c/f."""
+    if num_classes in BUILTIN:
+        return BUILTIN[num_classes]
+    counts = {'r': 5, 'c': 50, 'f': 500}
+    cats = [dict(id=j + 1, name=f'c{j}', frequency='rcf'[3 * j // num_classes],
+                 image_count=counts['rcf'[3 * j // num_classes]]) for j in range(num_classes)]
+    path = os.path.join(directory, f'freq_{num_classes}.json')
+    with open(path, 'w') as f:
+        json.dump(dict(num_train_images_with_annotations=1000, categories=cats), f)
+    return path
+
+
+def losses(num_classes: int, categories: str) -> List[Tuple[str, dict, int]]:
+    """(name, config, extra logit columns)."""
+    common = dict(num_classes=num_classes, categories=categories)
+    return [
+        ('mmdet sigmoid CE', dict(type='CrossEntropyLoss', use_sigmoid=True), 0),
+        ('mmdet softmax CE (C+1)', dict(type='CrossEntropyLoss', use_sigmoid=False), 1),
+        ('CrossEntropyCustomLoss (BCE)',
+         dict(type='CrossEntropyCustomLoss', use_sigmoid=True, num_classes=num_classes), 0),
+        ('EQL', dict(type='EQL', **common), 0),
+        ('BEQL b=4', dict(type='BEQL', log_base=4.0, **common), 0),
+        ('DropLoss', dict(type='DropLoss', **common), 0),
+        ('DropLoss fixed 0.5', dict(type='DropLoss', drop_ratio=0.5, **common), 0),
+    ]
+
+
+def measure(loss: Callable, logits: torch.Tensor, labels: torch.Tensor,
+            label_weights: torch.Tensor, repeats: int) -> Tuple[float, float]:
+    """(median seconds, peak bytes) of one forward + backward."""
+    cuda = logits.device.type == 'cuda'
+
+    def step() -> None:
+        x = logits.detach().requires_grad_()
+        loss(x, labels, label_weights, avg_factor=float(labels.numel())).backward()
+
+    for _ in range(3):
+        step()
+    times = []
+    for _ in range(repeats):
+        if cuda:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        step()
+        if cuda:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        step()
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated() - base
+    else:
+        with PeakTensorMemory() as tracker:
+            step()
+        peak = tracker.peak
+    return statistics.median(times), float(peak)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--quick', action='store_true', help='small sizes, 3 repeats')
+    parser.add_argument('--proposals', type=int, nargs='+', default=[512, 2048, 8192])
+    parser.add_argument('--classes', type=int, nargs='+', default=[80, 1203, 1230])
+    parser.add_argument('--repeats', type=int, default=10)
+    parser.add_argument('--threads', type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.proposals, args.classes, args.repeats = [512], [80, 1230], 3
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    print(f'device {device}, {args.threads} threads, median of {args.repeats} forward+backward '
+          f'passes; ratio = time / mmdet sigmoid CE\n')
+    print('| N | C | loss | time (ms) | ratio | peak memory (MB) |\n|---|---|---|---|---|---|')
+    generator = torch.Generator().manual_seed(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        for num_classes in args.classes:
+            categories = frequency_file(num_classes, tmp)
+            for num in args.proposals:
+                labels = torch.randint(0, num_classes, (num,), generator=generator)
+                labels[torch.rand(num, generator=generator) < 0.75] = num_classes  # background
+                label_weights = torch.ones(num)
+                reference = None
+                for name, cfg, extra in losses(num_classes, categories):
+                    loss = MODELS.build(cfg).to(device)
+                    logits = torch.randn(num, num_classes + extra, generator=generator)
+                    seconds, peak = measure(loss, logits.to(device), labels.to(device),
+                                            label_weights.to(device), args.repeats)
+                    reference = reference or seconds
+                    print(f'| {num} | {num_classes} | {name} | {seconds * 1e3:.1f} | '
+                          f'{seconds / reference:.2f} | {peak / 2**20:.1f} |', flush=True)
+
+
+if __name__ == '__main__':
+    main()
