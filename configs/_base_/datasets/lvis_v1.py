@@ -1,24 +1,25 @@
-# LVIS v1.0 (images under data/lvis_v1/ as in mmdet: train2017/ and val2017/ named by coco_url),
-# without repeat factor sampling; LVIS AP with faster-coco-eval.
-_base_ = 'mmdet::_base_/datasets/lvis_v1_instance.py'
+# LVIS v1.0: the v0.5 setting (no RFS, same pipelines and metric) on the v1 files, laid out as
+# mmdet expects (data/lvis_v1/, images named by their coco_url under train2017/ and val2017/).
+_base_ = './lvis_v0.5.py'
 
 num_classes = 1203
 categories = 'lvis_v1'
-rfs_threshold = 0.0005
+data_root = 'data/lvis_v1/'
 
 train_dataset = dict(
-    type={{_base_.dataset_type}},
-    data_root={{_base_.data_root}},
+    _base_.train_dataset,
+    type='LVISV1Dataset',
+    data_root=data_root,
     ann_file='annotations/lvis_v1_train.json',
-    data_prefix=dict(img=''),
-    filter_cfg=dict(filter_empty_gt=True, min_size=32),
-    pipeline={{_base_.train_pipeline}},
-    backend_args={{_base_.backend_args}})
-train_dataloader = dict(
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(_delete_=True, **train_dataset))
-rfs_train_dataset = dict(
-    type='ClassBalancedDataset', oversample_thr=rfs_threshold, dataset=train_dataset)
-
-val_evaluator = dict(type='FastLVISMetric')
+    data_prefix=dict(img=''))
+train_dataloader = dict(dataset=dict(_delete_=True, **train_dataset))
+rfs_train_dataset = dict(_base_.rfs_train_dataset, dataset=train_dataset)
+val_dataloader = dict(
+    dataset=dict(
+        type='LVISV1Dataset',
+        data_root=data_root,
+        ann_file='annotations/lvis_v1_val.json',
+        data_prefix=dict(img='')))
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file=data_root + 'annotations/lvis_v1_val.json')
 test_evaluator = val_evaluator
