@@ -71,7 +71,11 @@ def run_tool(args: Sequence[str], env: dict, timeout: float = 900) -> str:
     """Run a launch script from the repository root; fail the test with its output tail."""
     proc = subprocess.run([str(a) for a in args], cwd=REPO_ROOT, env=env, timeout=timeout,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.returncode == 0, f'{" ".join(map(str, args))} failed:\n{proc.stdout[-6000:]}'
+    if proc.returncode != 0:
+        errors = [line for line in proc.stdout.splitlines()
+                  if 'Error' in line or 'Traceback' in line or 'error:' in line][:40]
+        raise AssertionError(f'{" ".join(map(str, args))} failed:\n' + '\n'.join(errors) +
+                             f'\n... output tail:\n{proc.stdout[-4000:]}')
     return proc.stdout
 
 
