@@ -34,7 +34,8 @@ WORKER = textwrap.dedent('''
     ddp(x).sum().backward()
     print(json.dumps(dict(rank=rank, world=get_world_size(), backend=dist.get_backend(),
                           grad=model.weight.grad.tolist()[0], device_ids=ddp.device_ids)))
-    dist.destroy_process_group()
+    # no destroy_process_group here: the compat layer's atexit handler does it, as it does
+    # for the training tools
 ''')
 
 
@@ -83,6 +84,26 @@ def test_unpatched_launcher_fails_on_cpu_which_is_why_the_fix_exists(monkeypatch
     with pytest.raises((RuntimeError, AssertionError, AttributeError)):
         original('gloo')  # torch.cuda.set_device raises before any process group exists
     assert not torch.distributed.is_initialized()
+
+
+def test_process_group_is_destroyed_before_interpreter_shutdown(monkeypatch):
+    import atexit
+    registered = []
+    monkeypatch.setattr(atexit, 'register', registered.append)
+    from mmengine.dist import utils as dist_utils
+    monkeypatch.setenv('RANK', '0')
+    monkeypatch.setenv('LOCAL_RANK', '0')
+    monkeypatch.setenv('WORLD_SIZE', '1')
+    monkeypatch.setenv('MASTER_ADDR', '127.0.0.1')
+    monkeypatch.setenv('MASTER_PORT', str(free_port()))
+    dist_utils._init_dist_pytorch('nccl')
+    try:
+        assert torch.distributed.get_backend() == 'gloo'
+        assert registered == [compat_dist.destroy_process_group_at_exit]
+    finally:
+        compat_dist.destroy_process_group_at_exit()
+    assert not torch.distributed.is_initialized()
+    compat_dist.destroy_process_group_at_exit()  # idempotent
 
 
 def test_fixes_are_installed_once():

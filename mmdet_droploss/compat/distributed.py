@@ -6,17 +6,25 @@ mmengine 0.10.7 assumes a GPU per process in two places:
   ``torch.cuda.set_device(local_rank)`` before ``init_process_group``, and mmdet's configs ask
   for the ``nccl`` backend, which needs CUDA;
 * ``Runner.wrap_model`` builds ``MMDistributedDataParallel(device_ids=[LOCAL_RANK])``, which
-  PyTorch rejects for a module whose parameters live on the CPU.
+  PyTorch rejects for a module whose parameters live on the CPU;
+* nothing destroys the process group, and a gloo process that exits with one alive can abort
+  (SIGABRT, "terminate called without an active exception") while the interpreter shuts down:
+  gloo's worker threads still hold tensors whose release needs the GIL. Seen here
+  intermittently (CI, under load) at the end of otherwise successful 2-process runs.
 
 :func:`apply` fixes both at their source, once, when :mod:`mmdet_droploss` is imported (which
-every config does through ``custom_imports``), so mmdet's own ``tools/train.py`` benefits too.
+every config does through ``custom_imports``), so mmdet's own ``tools/train.py`` benefits too;
+a CPU launch also registers an ``atexit`` handler that destroys the process group while the
+interpreter is still whole.
 On a machine with CUDA nothing changes: the launcher wrappers fall straight through to
 mmengine, and DDP keeps its ``device_ids`` for modules on a GPU.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
+import gc
 import logging
 from typing import Any, Callable, Iterator
 
@@ -61,10 +69,20 @@ def _cpu_capable_launcher(init_fn: Callable[..., None]) -> Callable[..., None]:
                 f'{backend!r} (mmdet-droploss CPU fallback).', logger='current',
                 level=logging.INFO)
         with _without_cuda_set_device():
-            return init_fn(chosen, *args, **kwargs)
+            init_fn(chosen, *args, **kwargs)
+        atexit.register(destroy_process_group_at_exit)
 
     setattr(init, _APPLIED_MARK, True)
     return init
+
+
+def destroy_process_group_at_exit() -> None:
+    """Release the default process group before interpreter shutdown (gloo's threads may
+    still hold tensors; freeing them later, without a GIL, aborts the process)."""
+    import torch.distributed as torch_dist
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        gc.collect()  # drop the runner/DDP objects (and the work they hold) first
+        torch_dist.destroy_process_group()
 
 
 def _module_is_on_cpu(module: torch.nn.Module) -> bool:
