@@ -1,6 +1,6 @@
 """Distributed training on machines without CUDA (gloo), with no edit to the config.
 
-mmengine 0.10.7 assumes a GPU per process in two places:
+mmengine 0.10.7 assumes a GPU per process, and leaves the process group to the interpreter:
 
 * ``init_dist`` (``_init_dist_pytorch`` and ``_init_dist_slurm``) calls
   ``torch.cuda.set_device(local_rank)`` before ``init_process_group``, and mmdet's configs ask
@@ -12,11 +12,10 @@ mmengine 0.10.7 assumes a GPU per process in two places:
   gloo's worker threads still hold tensors whose release needs the GIL. Seen here
   intermittently (CI, under load) at the end of otherwise successful 2-process runs.
 
-:func:`apply` fixes both at their source, once, when :mod:`mmdet_droploss` is imported (which
-every config does through ``custom_imports``), so mmdet's own ``tools/train.py`` benefits too;
-a CPU launch also registers an ``atexit`` handler that destroys the process group while the
-interpreter is still whole.
-On a machine with CUDA nothing changes: the launcher wrappers fall straight through to
+:func:`apply` fixes the first two at their source, once, when :mod:`mmdet_droploss` is imported
+(which every config does through ``custom_imports``), so mmdet's own ``tools/train.py`` benefits
+too; a CPU launch also registers an ``atexit`` handler that destroys the process group while the
+interpreter is still whole. On a machine with CUDA nothing changes: the launcher wrappers fall straight through to
 mmengine, and DDP keeps its ``device_ids`` for modules on a GPU.
 """
 from __future__ import annotations
