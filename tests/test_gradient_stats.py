@@ -108,8 +108,61 @@ def test_hook_accumulates_logs_and_saves(tmp_path, batch):
                                                                      rel=1e-6)
     share = runner.message_hub.get_scalar('train/grad_bg_share_r').current()
     assert share == pytest.approx(record['summary']['weighted']['r']['background_share'])
+    # a third step, then the end of training (runner.iter = 3 iterations done): final report
+    head.loss_cls(cls_score, labels, label_weights, avg_factor=20.0)
+    expected += gradient_sums(cls_score, labels, head.loss_cls.last_weights, label_weights, 20.0)
+    runner.iter = 2
+    hook.after_train_iter(runner, 2)  # not a report iteration
+    runner.iter = 3
     hook.after_train(runner)
+    saved = json.loads((tmp_path / 'gradient_stats.json').read_text())
+    record = saved['heads']['roi_head.bbox_head']
+    assert (saved['start_iter'], saved['iter'], record['calls']) == (0, 3, 3)
+    assert [h['iter'] for h in saved['history']] == [2, 3]
+    assert record['per_class']['weighted']['negative_background'] == pytest.approx(
+        expected[0, 2].tolist(), rel=1e-6)
     assert not head.loss_cls._forward_hooks  # detached after training
+
+
+def test_tensor_avg_factor_and_integer_labels_on_any_device(batch):
+    cls_score, labels, label_weights = batch
+    as_float = gradient_sums(cls_score, labels, None, label_weights, 31.0, 2.0)
+    as_tensor = gradient_sums(cls_score.half(), labels, None, label_weights,
+                              torch.tensor(31.0), 2.0)
+    torch.testing.assert_close(as_tensor, as_float, rtol=2e-3, atol=1e-5)
+    # background rows (label C) contribute no positive part
+    only_bg = gradient_sums(cls_score, torch.full_like(labels, 6), None, None, None)
+    assert only_bg[:, 0].abs().sum() == 0 and only_bg[:, 1].abs().sum() == 0
+    torch.testing.assert_close(only_bg[1, 2], cls_score.sigmoid().sum(0) / len(labels))
+
+
+def test_every_stage_of_a_cascade_is_recorded_and_logged(tmp_path, batch):
+    from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
+    cls_score, labels, label_weights = batch
+    path = write_frequency_file(tmp_path / 'freq.json', GROUP_LETTERS)
+    model = torch.nn.Module()
+    model.roi_head = torch.nn.Module()
+    model.roi_head.bbox_head = torch.nn.ModuleList([
+        Shared2FCBBoxHead(in_channels=4, fc_out_channels=8, roi_feat_size=1, num_classes=6,
+                          loss_cls=dict(type='EQL', num_classes=6, categories=path))
+        for _ in range(3)])
+    runner = SimpleNamespace(model=model, work_dir=str(tmp_path), iter=0,
+                             message_hub=MessageHub.get_instance('gradient_stats_cascade'))
+    hook = GradientStatsHook(interval=1)
+    hook.before_train(runner)
+    for stage, head in enumerate(model.roi_head.bbox_head):
+        head.loss_cls(cls_score * (stage + 1), labels, label_weights, avg_factor=40.0)
+    hook.after_train_iter(runner, 0)
+    saved = json.loads((tmp_path / 'gradient_stats.json').read_text())
+    assert sorted(saved['heads']) == [f'roi_head.bbox_head.{i}' for i in range(3)]
+    for stage in range(3):
+        record = saved['heads'][f'roi_head.bbox_head.{stage}']
+        expected = gradient_sums(cls_score * (stage + 1), labels, None, label_weights, 40.0)
+        assert record['per_class']['unweighted']['positive'] == pytest.approx(
+            expected[1, 0].tolist(), rel=1e-6)
+        key = 'train/grad_bg_share_c_bce' + (f'_stage{stage + 1}' if stage else '')
+        assert runner.message_hub.get_scalar(key).current() == pytest.approx(
+            record['summary']['unweighted']['c']['background_share'])
 
 
 def test_interval_is_validated():

@@ -16,7 +16,7 @@ weights ``w``) of one loss call, vectorised and on the device of the logits.
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Union
 
 import torch
 from torch import Tensor
@@ -31,7 +31,7 @@ def gradient_sums(cls_score: Tensor,
                   labels: Tensor,
                   weights: Optional[Tensor] = None,
                   label_weights: Optional[Tensor] = None,
-                  avg_factor: Optional[float] = None,
+                  avg_factor: Optional[Union[float, Tensor]] = None,
                   loss_weight: float = 1.0) -> Tensor:
     """Per-class sums of the gradient magnitude on the logits, shape (2, 3, C).
 
@@ -43,24 +43,31 @@ def gradient_sums(cls_score: Tensor,
         labels: (N,) labels in [0, C]; C is background.
         weights: (N, C) weights of the loss (``None``: all ones, as for plain BCE).
         label_weights: (N,) proposal weights passed by the head.
-        avg_factor: the loss's normaliser (``None``: N, as the losses default to).
+        avg_factor: the loss's normaliser (``None``: N, as the losses default to); a number
+            or a 0-d tensor (kept on the device).
         loss_weight: the loss module's ``loss_weight``.
     """
     num, num_classes = cls_score.shape
     prob = cls_score.detach().float().sigmoid()
+    labels = labels.to(prob.device).unsqueeze(1)
     is_fg = labels < num_classes
-    targets = torch.zeros_like(prob, dtype=torch.bool)
-    targets[is_fg, labels[is_fg]] = True
-    scale = loss_weight / float(avg_factor if avg_factor is not None else max(num, 1))
-    proposal_weight = (label_weights.float() if label_weights is not None
-                       else prob.new_ones(num)).unsqueeze(1) * scale
+    # a comparison, not boolean indexing: no data-dependent shape, hence no host sync
+    targets = labels == torch.arange(num_classes, device=prob.device)
+    if avg_factor is None:
+        avg_factor = max(num, 1)
+    if isinstance(avg_factor, Tensor):  # stays on the device
+        scale = loss_weight / avg_factor.detach().float().to(prob.device)
+    else:
+        scale = loss_weight / float(avg_factor)
+    proposal_weight = (label_weights.detach().float().unsqueeze(1) if label_weights is not None
+                       else prob.new_ones(num, 1)) * scale
     magnitude = torch.where(targets, 1.0 - prob, prob) * proposal_weight
-    masks = torch.stack([targets, ~targets & is_fg.unsqueeze(1), ~targets & ~is_fg.unsqueeze(1)])
+    masks = torch.stack([targets, ~targets & is_fg, ~targets & ~is_fg])
     unweighted = (masks * magnitude).sum(dim=1)
     if weights is None:
         weighted = unweighted
     else:
-        weighted = (masks * (magnitude * weights.float())).sum(dim=1)
+        weighted = (masks * (magnitude * weights.detach().float())).sum(dim=1)
     return torch.stack([weighted, unweighted])
 
 

@@ -13,6 +13,9 @@ training step does no host sync. Every ``interval`` iterations, and at the end, 
 summed over processes, the per-group background shares are logged through mmengine (reaching
 every visualizer backend: local, TensorBoard, ...) and everything is written to
 ``<work_dir>/<out_file>`` for ``tools/plot_gradient_stats.py``.
+
+The totals cover the iterations since this process started training: a resumed run records
+from the resumed iteration on (``start_iter`` in the saved file).
 """
 from __future__ import annotations
 
@@ -53,7 +56,8 @@ class GradientStatsHook(Hook):
         out_file: file name under the work dir.
     """
 
-    priority = 'LOW'
+    # before LoggerHook (BELOW_NORMAL), so a report iteration's scalars are in that iteration's log
+    priority = 'NORMAL'
 
     def __init__(self, interval: int = 50, categories: Optional[str] = None,
                  out_file: str = 'gradient_stats.json') -> None:
@@ -68,9 +72,11 @@ class GradientStatsHook(Hook):
         self._history: List[dict] = []
         self._group_index: Optional[Tensor] = None
         self._names: Optional[List[str]] = None
+        self._start_iter = 0
 
     # -- attaching -------------------------------------------------------------------------
     def before_train(self, runner) -> None:
+        self._start_iter = runner.iter
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         for name, head in model.named_modules():
             if not isinstance(head, BBoxHead):
@@ -124,18 +130,18 @@ class GradientStatsHook(Hook):
     # -- reporting -------------------------------------------------------------------------
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         if self._handles and self.every_n_train_iters(runner, self.interval):
-            self._report(runner)
+            self._report(runner, done=runner.iter + 1)
 
     def after_train(self, runner) -> None:
         if not self._handles:
             return
-        if runner.iter % self.interval != 0:
-            self._report(runner)
+        if runner.iter % self.interval != 0:  # runner.iter: iterations done
+            self._report(runner, done=runner.iter)
         for handle in self._handles:
             handle.remove()
         self._handles = []
 
-    def _report(self, runner) -> None:
+    def _report(self, runner, done: int) -> None:
         totals = {}
         for name, sums in sorted(self._sums.items()):
             total = sums.clone()
@@ -146,21 +152,24 @@ class GradientStatsHook(Hook):
             return
         summaries = {name: group_summary(total, self._group_index)
                      for name, total in totals.items()}
-        first = summaries[next(iter(summaries))]
-        for kind in KINDS:
-            for group in GROUPS:
-                share = first[kind][group]['background_share']
-                if share == share:  # not NaN
-                    runner.message_hub.update_scalar(
-                        f'train/grad_bg_share_{group}' + ('' if kind == 'weighted' else '_bce'),
-                        share)
-        self._history.append(dict(iter=runner.iter + 1, summary=summaries))
+        # the first head unsuffixed; Cascade R-CNN's later stages as ..._stage2, ..._stage3
+        for stage, summary in enumerate(summaries.values()):
+            suffix = f'_stage{stage + 1}' if stage else ''
+            for kind in KINDS:
+                for group in GROUPS:
+                    share = summary[kind][group]['background_share']
+                    if share == share:  # not NaN
+                        runner.message_hub.update_scalar(
+                            f'train/grad_bg_share_{group}' +
+                            ('' if kind == 'weighted' else '_bce') + suffix, share)
+        self._history.append(dict(iter=done, summary=summaries))
         if is_main_process():
-            self._save(runner, totals, summaries)
+            self._save(runner, totals, summaries, done)
 
-    def _save(self, runner, totals: Dict[str, Tensor], summaries: dict) -> None:
+    def _save(self, runner, totals: Dict[str, Tensor], summaries: dict, done: int) -> None:
         record = dict(
-            iter=runner.iter + 1,
+            iter=done,
+            start_iter=self._start_iter,
             interval=self.interval,
             groups=list(GROUPS),
             parts=list(PARTS),
