@@ -3,7 +3,6 @@ evaluated with tools/dist_test.sh (the ``demo_run`` fixture in conftest.py does 
 import json
 import re
 
-import pytest
 import torch
 
 LVIS_KEYS = [f'lvis/{t}_{m}' for t in ('bbox', 'segm')

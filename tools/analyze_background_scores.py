@@ -5,8 +5,9 @@
     python tools/analyze_background_scores.py CONFIG CHECKPOINT [--out DIR] [--max-images N]
         [--categories lvis_v0.5|lvis_v1|FILE] [--cfg-options k=v ...]
 
-Runs the model over the test set (``test_dataloader``); proposals whose IoU with every
-ground-truth box is below 0.5 are background. Writes ``background_scores.json`` (per group: mean
+Runs the model over the test set (``test_dataloader``; its pipeline is changed to load the
+ground-truth boxes before resizing, so that they match the proposals); proposals whose IoU with
+every ground-truth box is below 0.5 are background. Writes ``background_scores.json`` (per group: mean
 score, histogram; per class: mean score) and ``background_scores.png`` (score distribution per
 group) to ``--out`` and prints the per-group means. CHECKPOINT may be a path, URL or zoo name.
 """
@@ -20,11 +21,12 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner, load_checkpoint  # noqa: E402
 
-from mmdet_droploss.analysis.background_scores import (BIN_EDGES, BackgroundScores,  # noqa: E402
-                                                       proposal_scores)
+from mmdet_droploss.analysis.background_scores import (  # noqa: E402
+    BIN_EDGES, BackgroundScores, pipeline_with_gt_boxes, proposal_scores)
 from mmdet_droploss.categories import load_categories  # noqa: E402
 from mmdet_droploss.cli import resolve_load_from  # noqa: E402
 
@@ -68,6 +70,7 @@ def main(argv=None) -> None:
     parser.add_argument('--max-images', type=int, default=None)
     parser.add_argument('--categories', help='frequency metadata (default: the loss\'s, else '
                         'the test annotation file)')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args(argv)
 
@@ -79,9 +82,13 @@ def main(argv=None) -> None:
     register_all_modules()
     model = MODELS.build(cfg.model)
     load_checkpoint(model, resolve_load_from(args.checkpoint), map_location='cpu')
-    model.eval()
+    model.to(args.device).eval()
     info = categories_of(cfg, model, args.categories)
     stats = BackgroundScores(group_index=info.group_index().numpy())
+    dataset = cfg.test_dataloader.dataset
+    while 'pipeline' not in dataset and 'dataset' in dataset:  # dataset wrappers
+        dataset = dataset.dataset
+    dataset.pipeline = pipeline_with_gt_boxes(dataset.pipeline)
     loader = Runner.build_dataloader(cfg.test_dataloader)
     seen = 0
     for data in loader:

@@ -8,8 +8,9 @@ per frequency group (a log-spaced histogram, so that LVIS-sized runs need no raw
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch
@@ -65,10 +66,28 @@ class BackgroundScores:
                     class_mean_score=class_mean.tolist(), bin_edges=BIN_EDGES.tolist())
 
 
+def pipeline_with_gt_boxes(pipeline: List[dict]) -> List[dict]:
+    """A copy of a test pipeline that loads the ground-truth boxes right after the image.
+
+    mmdet's test pipelines load annotations *after* ``Resize`` (evaluation reads the annotation
+    file instead), which leaves the boxes in original-image coordinates while the proposals are
+    in network-input coordinates. Loading them first lets every geometric transform move them
+    with the image, so proposals and ground truth are compared in the same frame.
+    """
+    steps = [copy.deepcopy(t) for t in pipeline if 'LoadAnnotations' not in str(t.get('type'))]
+    loads = [i for i, t in enumerate(steps) if 'LoadImage' in str(t.get('type'))]
+    if not loads:
+        raise ValueError('The test pipeline has no image-loading step (LoadImageFromFile): '
+                         'cannot tell where to load the ground-truth boxes.')
+    steps.insert(loads[0] + 1, dict(type='LoadAnnotations', with_bbox=True))
+    return steps
+
+
 @torch.no_grad()
 def proposal_scores(model, data: dict):
     """(class probabilities (N, C), max IoU with ground truth (N,)) for each image of a batch,
-    from the RPN proposals and the (first) RoI box head's classifier."""
+    from the RPN proposals and the (first) RoI box head's classifier. The ground-truth boxes must
+    be in network-input coordinates, like the proposals (:func:`pipeline_with_gt_boxes`)."""
     from mmdet.structures.bbox import bbox2roi, bbox_overlaps
 
     data = model.data_preprocessor(data, False)

@@ -3,7 +3,8 @@
 A *run* is one work dir. Its metrics are the last LVIS record mmengine wrote there: the
 ``<timestamp>/<timestamp>.json`` of ``tools/test.py`` or the ``<timestamp>/vis_data/scalars.json``
 of validation during training (the newest timestamp wins). Runs of the same config (seeds) are
-grouped by the name of the config dumped in the work dir.
+grouped by the name of the config dumped in the work dir. A metric of -1 (LVIS's value for a
+frequency group without any category in the evaluation set) counts as missing.
 """
 from __future__ import annotations
 
@@ -85,7 +86,7 @@ def collect(work_dirs: Sequence[str]) -> List[ConfigResult]:
     for config, runs in by_config.items():
         mean, std = {}, {}
         for column, key in COLUMNS:
-            values = [r.metrics[key] for r in runs if key in r.metrics]
+            values = [r.metrics[key] for r in runs if r.metrics.get(key, -1.0) >= 0]
             if not values:
                 continue
             mean[column] = sum(values) / len(values)

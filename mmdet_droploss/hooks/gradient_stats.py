@@ -23,7 +23,6 @@ import json
 import os.path as osp
 from typing import Dict, List, Optional
 
-import torch
 from mmengine.dist import all_reduce, is_distributed, is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
