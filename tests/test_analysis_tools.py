@@ -207,12 +207,15 @@ def test_ground_truth_boxes_follow_the_resized_image(demo_run):
     image = next(i for i in ann['images'] if any(a['image_id'] == i['id']
                                                    for a in ann['annotations']))
     boxes = [a['bbox'] for a in ann['annotations'] if a['image_id'] == image['id']]
-    info = dict(img_path=str(demo_run.data_root / 'val' / image['file_name']), img_id=image['id'],
+    info = dict(img_path=str(demo_run.data_root / 'val' / image['file_name']),
+                img_id=image['id'],
                 instances=[dict(bbox=[x, y, x + w, y + h], bbox_label=0, ignore_flag=0)
                            for x, y, w, h in boxes])
     sample = Compose(pipeline_with_gt_boxes(pipeline))(dict(info))['data_samples']
     scale = 512 / max(image['width'], image['height'])
-    expected = [[v * scale for v in b['bbox']] for b in info['instances']]
-    assert sample.gt_instances.bboxes.tensor.tolist() == pytest.approx(expected, rel=1e-4)
+    expected = [v * scale for b in info['instances'] for v in b['bbox']]
+    assert scale > 1.5
+    assert sample.gt_instances.bboxes.tensor.flatten().tolist() == pytest.approx(expected,
+                                                                                 rel=1e-4)
     with pytest.raises(ValueError, match='LoadImageFromFile'):
         pipeline_with_gt_boxes([dict(type='Resize', scale=(8, 8))])
