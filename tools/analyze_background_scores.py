@@ -7,9 +7,10 @@
 
 Runs the model over the test set (``test_dataloader``; its pipeline is changed to load the
 ground-truth boxes before resizing, so that they match the proposals); proposals whose IoU with
-every ground-truth box is below 0.5 are background. Writes ``background_scores.json`` (per group: mean
-score, histogram; per class: mean score) and ``background_scores.png`` (score distribution per
-group) to ``--out`` and prints the per-group means. CHECKPOINT may be a path, URL or zoo name.
+every ground-truth box is below 0.5 are background. Writes ``background_scores.json`` (per
+group: mean score, histogram; per class: mean score) and ``background_scores.png`` (score
+distribution per group) to ``--out`` and prints the per-group means. CHECKPOINT may be a path,
+URL or zoo name.
 """
 import argparse
 import json

@@ -61,7 +61,8 @@ class GradientStatsHook(Hook):
     def __init__(self, interval: int = 50, categories: Optional[str] = None,
                  out_file: str = 'gradient_stats.json') -> None:
         if not isinstance(interval, int) or interval < 1:
-            raise ValueError(f'GradientStatsHook: interval must be a positive int, got {interval!r}.')
+            raise ValueError('GradientStatsHook: interval must be a positive int, got '
+                             f'{interval!r}.')
         self.interval = interval
         self.categories = categories
         self.out_file = out_file
