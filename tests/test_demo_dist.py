@@ -2,6 +2,7 @@
 evaluated with tools/dist_test.sh (the ``demo_run`` fixture in conftest.py does the runs)."""
 import json
 import re
+import sys
 
 import torch
 
@@ -73,3 +74,22 @@ def test_dist_test_downloaded_and_verified_the_checkpoint_by_zoo_name(demo_run):
     assert (hashlib.sha256(cached[0].read_bytes()).digest() ==
             hashlib.sha256(demo_run.checkpoint.read_bytes()).digest())
     assert f'Load checkpoint from {cached[0]}' in demo_run.test_log
+
+
+def test_test_py_dumps_predictions_and_draws_them(demo_run, tmp_path):
+    import pickle
+
+    from conftest import demo_env, run_tool
+    out = tmp_path / 'preds.pkl'
+    run_tool([sys.executable, 'tools/test.py', demo_run.config, demo_run.checkpoint,
+              '--work-dir', tmp_path, '--out', out, '--show-dir', 'drawn', '--cfg-options',
+              'test_dataloader.dataset.indices=3'], demo_env(demo_run.data_root))
+    with open(out, 'rb') as f:
+        predictions = pickle.load(f)
+    assert len(predictions) == 3
+    for pred in predictions:
+        instances = pred['pred_instances']
+        assert instances['bboxes'].shape[1] == 4
+        assert len(instances['scores']) <= 300 and (instances['labels'] < 20).all()
+    drawn = list(tmp_path.glob('*/drawn/*.png'))
+    assert len(drawn) == 3 and all(p.stat().st_size > 0 for p in drawn)

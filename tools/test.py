@@ -37,7 +37,6 @@ def enable_visualization(cfg, args) -> None:
     if hook is None:
         raise SystemExit('--show/--show-dir need default_hooks.visualization '
                          '(mmdet\'s DetVisualizationHook) in the config.')
-    hook.enable = True
     hook.draw = True
     if args.show:
         hook.show = True
