@@ -120,3 +120,33 @@ def test_hook_detects_same_count_but_different_category_ids(tmp_path, demo_data)
     hook.before_train(runner_for(demo_data['train_ann']))  # consistent: no error
     with pytest.raises(CategoryMismatchError, match='describes category ids that differ'):
         hook.before_train(runner_for(str(shifted)))
+
+
+def _train_tool():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('train_tool', REPO_ROOT / 'tools/train.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_train_flags_set_the_config_as_mmdet_does(tmp_path):
+    tool = _train_tool()
+    cfg = Config.fromfile(str(REPO_ROOT / 'configs/droploss/mask_rcnn_r50_lvis.py'))
+    args = tool.parse_args([str(DEMO_CONFIG), '--auto-scale-lr', '--resume'])
+    tool.configure(cfg, args)
+    assert cfg.auto_scale_lr.enable and cfg.auto_scale_lr.base_batch_size == 16
+    assert cfg.resume is True and cfg.load_from is None  # latest checkpoint of the work dir
+    ckpt = tmp_path / 'x.pth'
+    ckpt.write_bytes(b'')
+    args = tool.parse_args([str(DEMO_CONFIG), '--resume', str(ckpt)])
+    tool.configure(cfg, args)
+    assert cfg.resume is True and cfg.load_from == str(ckpt)
+
+
+@pytest.mark.skipif(__import__('torch').cuda.is_available(), reason='CPU-only behaviour')
+def test_amp_without_a_gpu_is_refused_with_the_reason():
+    tool = _train_tool()
+    cfg = Config.fromfile(str(DEMO_CONFIG))
+    with pytest.raises(SystemExit, match='--amp needs a CUDA GPU'):
+        tool.configure(cfg, tool.parse_args([str(DEMO_CONFIG), '--amp']))
