@@ -36,6 +36,16 @@ def test_gradient_stats_of_the_demo_run_and_their_plot(demo_run, tmp_path):
         else:
             assert w_bg <= u_bg + 1e-12
             assert per_class['weighted']['negative_foreground'][j] == 0
+    # trained to 6, resumed to 10 (interval 50): each part ends with a report, which reaches the
+    # visualizer's local backend; the saved file is the resumed part's
+    assert (stats['start_iter'], stats['iter']) == (6, 10)
+    logged = {r['step']: r for path in demo_run.work_dir.glob('*/vis_data/scalars.json')
+              for r in map(json.loads, path.read_text().splitlines()) if 'grad_bg_share_r' in r}
+    assert sorted(logged) == [6, 10]
+    for g in ('r', 'c', 'f'):
+        for kind, suffix in (('weighted', ''), ('unweighted', '_bce')):
+            assert logged[10][f'grad_bg_share_{g}{suffix}'] == pytest.approx(
+                head['summary'][kind][g]['background_share'])
     out = run(['tools/plot_gradient_stats.py', demo_run.work_dir, '--out',
                tmp_path / 'grad.png'], demo_run.data_root)
     assert (tmp_path / 'grad.png').stat().st_size > 10_000

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from mmengine.logging import MessageHub
+from mmengine.visualization import Visualizer
 
 import mmdet_droploss  # noqa: F401
 from conftest import write_frequency_file
@@ -13,6 +13,20 @@ from mmdet_droploss.analysis import GROUPS, KINDS, PARTS, gradient_sums, group_s
 from mmdet_droploss.hooks import GradientStatsHook
 
 GROUP_LETTERS = 'rrccff'  # classes 0-1 rare, 2-3 common, 4-5 frequent
+
+
+def fake_runner(model, work_dir, name):
+    """What the hook uses of a runner; the visualizer writes ``<work_dir>/vis/scalars.json``."""
+    visualizer = Visualizer(name=name, vis_backends=[dict(type='LocalVisBackend')],
+                            save_dir=str(work_dir / 'vis'))
+    return SimpleNamespace(model=model, work_dir=str(work_dir), iter=0, visualizer=visualizer)
+
+
+def logged_scalars(work_dir):
+    path = work_dir / 'vis' / 'vis_data' / 'scalars.json'
+    if not path.exists():
+        path = work_dir / 'vis' / 'scalars.json'
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
 
 
 @pytest.fixture
@@ -86,8 +100,7 @@ def test_hook_accumulates_logs_and_saves(tmp_path, batch):
     model = torch.nn.Module()
     model.roi_head = torch.nn.Module()
     model.roi_head.bbox_head = head
-    runner = SimpleNamespace(model=model, work_dir=str(tmp_path), iter=0,
-                             message_hub=MessageHub.get_instance('gradient_stats_test'))
+    runner = fake_runner(model, tmp_path, 'gradient_stats_test')
     hook = GradientStatsHook(interval=2)
     hook.before_train(runner)
     assert head.loss_cls.keep_weights
@@ -106,8 +119,12 @@ def test_hook_accumulates_logs_and_saves(tmp_path, batch):
         for p, part in enumerate(PARTS):
             assert record['per_class'][kind][part] == pytest.approx(expected[k, p].tolist(),
                                                                      rel=1e-6)
-    share = runner.message_hub.get_scalar('train/grad_bg_share_r').current()
-    assert share == pytest.approx(record['summary']['weighted']['r']['background_share'])
+    logged = logged_scalars(tmp_path)
+    assert logged[-1]['step'] == 2
+    for group in GROUPS:
+        for kind, suffix in (('weighted', ''), ('unweighted', '_bce')):
+            assert logged[-1][f'grad_bg_share_{group}{suffix}'] == pytest.approx(
+                record['summary'][kind][group]['background_share'])
     # a third step, then the end of training (runner.iter = 3 iterations done): final report
     head.loss_cls(cls_score, labels, label_weights, avg_factor=20.0)
     expected += gradient_sums(cls_score, labels, head.loss_cls.last_weights, label_weights, 20.0)
@@ -119,6 +136,7 @@ def test_hook_accumulates_logs_and_saves(tmp_path, batch):
     record = saved['heads']['roi_head.bbox_head']
     assert (saved['start_iter'], saved['iter'], record['calls']) == (0, 3, 3)
     assert [h['iter'] for h in saved['history']] == [2, 3]
+    assert [r['step'] for r in logged_scalars(tmp_path)] == [2, 3]
     assert record['per_class']['weighted']['negative_background'] == pytest.approx(
         expected[0, 2].tolist(), rel=1e-6)
     assert not head.loss_cls._forward_hooks  # detached after training
@@ -146,8 +164,7 @@ def test_every_stage_of_a_cascade_is_recorded_and_logged(tmp_path, batch):
         Shared2FCBBoxHead(in_channels=4, fc_out_channels=8, roi_feat_size=1, num_classes=6,
                           loss_cls=dict(type='EQL', num_classes=6, categories=path))
         for _ in range(3)])
-    runner = SimpleNamespace(model=model, work_dir=str(tmp_path), iter=0,
-                             message_hub=MessageHub.get_instance('gradient_stats_cascade'))
+    runner = fake_runner(model, tmp_path, 'gradient_stats_cascade')
     hook = GradientStatsHook(interval=1)
     hook.before_train(runner)
     for stage, head in enumerate(model.roi_head.bbox_head):
@@ -160,8 +177,8 @@ def test_every_stage_of_a_cascade_is_recorded_and_logged(tmp_path, batch):
         expected = gradient_sums(cls_score * (stage + 1), labels, None, label_weights, 40.0)
         assert record['per_class']['unweighted']['positive'] == pytest.approx(
             expected[1, 0].tolist(), rel=1e-6)
-        key = 'train/grad_bg_share_c_bce' + (f'_stage{stage + 1}' if stage else '')
-        assert runner.message_hub.get_scalar(key).current() == pytest.approx(
+        key = 'grad_bg_share_c_bce' + (f'_stage{stage + 1}' if stage else '')
+        assert logged_scalars(tmp_path)[0][key] == pytest.approx(
             record['summary']['unweighted']['c']['background_share'])
 
 

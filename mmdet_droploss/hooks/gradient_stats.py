@@ -10,8 +10,9 @@ a C-logit sigmoid one: ``EQL``, ``BEQL``, ``DropLoss`` and mmdet's ``CrossEntrop
 (the BCE baseline). Each loss call adds its per-class gradient sums
 (:func:`mmdet_droploss.analysis.gradient_sums`) to running totals kept on the device, so a
 training step does no host sync. Every ``interval`` iterations, and at the end, the totals are
-summed over processes, the per-group background shares are logged through mmengine (reaching
-every visualizer backend: local, TensorBoard, ...) and everything is written to
+summed over processes, the per-group background shares are added to the runner's visualizer
+(reaching every backend: local ``scalars.json``, TensorBoard, ...) and printed to the log, and
+everything is written to
 ``<work_dir>/<out_file>`` for ``tools/plot_gradient_stats.py``.
 
 The totals cover the iterations since this process started training: a resumed run records
@@ -43,6 +44,23 @@ def _uses_c_sigmoid_logits(loss: nn.Module) -> bool:
                 getattr(loss, 'use_sigmoid', True))
 
 
+def share_scalars(summaries: Dict[str, dict]) -> Dict[str, float]:
+    """The logged scalars: ``grad_bg_share_{r,c,f}`` (with the loss weights) and
+    ``grad_bg_share_{r,c,f}_bce`` (without), per head; the first head unsuffixed, Cascade
+    R-CNN's later stages with ``_stage2``, ``_stage3``. Groups without any discouraging gradient
+    (NaN share) are left out."""
+    scalars = {}
+    for stage, summary in enumerate(summaries.values()):
+        suffix = f'_stage{stage + 1}' if stage else ''
+        for kind in KINDS:
+            for group in GROUPS:
+                share = summary[kind][group]['background_share']
+                if share == share:  # not NaN
+                    key = f'grad_bg_share_{group}' + ('' if kind == 'weighted' else '_bce')
+                    scalars[key + suffix] = share
+    return scalars
+
+
 @HOOKS.register_module()
 class GradientStatsHook(Hook):
     """Per-class and per-frequency-group gradient statistics of the classification loss.
@@ -55,8 +73,7 @@ class GradientStatsHook(Hook):
         out_file: file name under the work dir.
     """
 
-    # before LoggerHook (BELOW_NORMAL), so a report iteration's scalars are in that iteration's log
-    priority = 'NORMAL'
+    priority = 'LOW'
 
     def __init__(self, interval: int = 50, categories: Optional[str] = None,
                  out_file: str = 'gradient_stats.json') -> None:
@@ -152,16 +169,12 @@ class GradientStatsHook(Hook):
             return
         summaries = {name: group_summary(total, self._group_index)
                      for name, total in totals.items()}
-        # the first head unsuffixed; Cascade R-CNN's later stages as ..._stage2, ..._stage3
-        for stage, summary in enumerate(summaries.values()):
-            suffix = f'_stage{stage + 1}' if stage else ''
-            for kind in KINDS:
-                for group in GROUPS:
-                    share = summary[kind][group]['background_share']
-                    if share == share:  # not NaN
-                        runner.message_hub.update_scalar(
-                            f'train/grad_bg_share_{group}' +
-                            ('' if kind == 'weighted' else '_bce') + suffix, share)
+        scalars = share_scalars(summaries)
+        # straight to every visualizer backend (local scalars.json, TensorBoard, ...) at this
+        # step, so the final report is recorded too (LoggerHook does not log after training)
+        runner.visualizer.add_scalars(scalars, step=done)
+        print_log(f'GradientStatsHook (iter {done}): ' +
+                  ', '.join(f'{k}: {v:.4f}' for k, v in scalars.items()), logger='current')
         self._history.append(dict(iter=done, summary=summaries))
         if is_main_process():
             self._save(runner, totals, summaries, done)
