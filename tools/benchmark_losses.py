@@ -8,7 +8,8 @@ For each (proposals N, classes C): mmdet's sigmoid ``CrossEntropyLoss`` on (N, C
 reference of the ratio column), its softmax one on (N, C + 1), ``CrossEntropyCustomLoss`` (the
 BCE baseline), ``EQL``, ``BEQL``, ``DropLoss`` and ``DropLoss`` with a fixed drop ratio, each
 called as mmdet's RoI head calls it (labels with 75% background, ``label_weights``,
-``avg_factor=N``). Time: median of ``--repeats`` after warm-up, with ``torch.cuda.synchronize``
+``avg_factor=N``). Time: median of ``--repeats`` after warm-up, the losses of one size taking
+turns (so that load changes on a shared machine hit them alike), with ``torch.cuda.synchronize``
 on a GPU. Memory: on CUDA, ``torch.cuda.max_memory_allocated`` above the inputs; on CPU, the peak
 bytes of the tensors created during forward + backward, tracked by a dispatch mode (so the same
 quantity, measured without an allocator hook). N = 8192 is 16 images x 512 RoIs. The last line
@@ -96,37 +97,50 @@ def losses(num_classes: int, categories: str) -> List[Tuple[str, dict, int]]:
     ]
 
 
-def measure(loss: Callable, logits: torch.Tensor, labels: torch.Tensor,
-            label_weights: torch.Tensor, repeats: int) -> Tuple[float, float]:
-    """(median seconds, peak bytes) of one forward + backward."""
-    cuda = logits.device.type == 'cuda'
-
+def make_step(loss: Callable, logits: torch.Tensor, labels: torch.Tensor,
+              label_weights: torch.Tensor) -> Callable[[], None]:
+    """One forward + backward, called as mmdet's RoI head calls the loss."""
     def step() -> None:
         x = logits.detach().requires_grad_()
         loss(x, labels, label_weights, avg_factor=float(labels.numel())).backward()
+    return step
 
-    for _ in range(3):
-        step()
-    times = []
-    for _ in range(repeats):
-        if cuda:
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        step()
-        if cuda:
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
+
+def seconds_of_step(step: Callable[[], None], cuda: bool) -> float:
     if cuda:
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    step()
+    if cuda:
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def median_seconds(steps: List[Callable[[], None]], repeats: int, cuda: bool) -> List[float]:
+    """Median time of each step after 3 warm-up calls. The steps take turns (round robin), so a
+    change of machine load during the run affects them alike and their ratios stay fair."""
+    for step in steps:
+        for _ in range(3):
+            step()
+    times: List[List[float]] = [[] for _ in steps]
+    for _ in range(repeats):
+        for i, step in enumerate(steps):
+            times[i].append(seconds_of_step(step, cuda))
+    return [statistics.median(t) for t in times]
+
+
+def peak_bytes(step: Callable[[], None], cuda: bool) -> float:
+    """Peak memory of one step above what was allocated before it."""
+    if cuda:
+        torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
         step()
         torch.cuda.synchronize()
-        peak = torch.cuda.max_memory_allocated() - base
-    else:
-        with PeakTensorMemory() as tracker:
-            step()
-        peak = tracker.peak
-    return statistics.median(times), float(peak)
+        return float(torch.cuda.max_memory_allocated() - base)
+    with PeakTensorMemory() as tracker:
+        step()
+    return float(tracker.peak)
 
 
 def main(argv=None) -> None:
@@ -142,6 +156,7 @@ def main(argv=None) -> None:
         args.proposals, args.classes, args.repeats = [512], [80, 1230], 3
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    cuda = device.type == 'cuda'
     print(f'device {device}, {args.threads} threads, median of {args.repeats} forward+backward '
           f'passes; ratio = time / mmdet sigmoid CE\n')
     print('| N | C | loss | time (ms) | ratio | peak memory (MB) |\n|---|---|---|---|---|---|')
@@ -154,16 +169,18 @@ def main(argv=None) -> None:
                 labels = torch.randint(0, num_classes, (num,), generator=generator)
                 labels[torch.rand(num, generator=generator) < 0.75] = num_classes  # background
                 label_weights = torch.ones(num)
-                reference = None
+                names, steps = [], []
                 for name, cfg, extra in losses(num_classes, categories):
-                    loss = MODELS.build(cfg).to(device)
                     logits = torch.randn(num, num_classes + extra, generator=generator)
-                    seconds, peak = measure(loss, logits.to(device), labels.to(device),
-                                            label_weights.to(device), args.repeats)
-                    reference = reference or seconds
+                    names.append(name)
+                    steps.append(make_step(MODELS.build(cfg).to(device), logits.to(device),
+                                           labels.to(device), label_weights.to(device)))
+                medians = median_seconds(steps, args.repeats, cuda)
+                for name, step, seconds in zip(names, steps, medians):
                     seconds_of[num, num_classes, name] = seconds
                     print(f'| {num} | {num_classes} | {name} | {seconds * 1e3:.3f} | '
-                          f'{seconds / reference:.2f} | {peak / 2**20:.3f} |', flush=True)
+                          f'{seconds / medians[0]:.2f} | {peak_bytes(step, cuda) / 2**20:.3f} |',
+                          flush=True)
     # The core's speed target (DropLoss fwd+bwd <= 1.2x mmdet's sigmoid CE at the LVIS size:
     # 16 images x 512 RoIs, 1230 classes), on the largest size measured.
     num, num_classes = max(args.proposals), max(args.classes)
