@@ -30,8 +30,7 @@ from mmdet_droploss.analysis.background_scores import (  # noqa: E402
     BIN_EDGES, BackgroundScores, pipeline_with_gt_boxes, proposal_scores)
 from mmdet_droploss.categories import load_categories  # noqa: E402
 from mmdet_droploss.cli import resolve_load_from  # noqa: E402
-
-GROUP_NAMES = {'r': 'rare', 'c': 'common', 'f': 'frequent'}
+from mmdet_droploss.analysis import GROUP_NAMES  # noqa: E402
 
 
 def categories_of(cfg, model, override):

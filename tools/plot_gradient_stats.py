@@ -19,7 +19,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-GROUP_NAMES = {'r': 'rare', 'c': 'common', 'f': 'frequent'}
+from mmdet_droploss.analysis import GROUP_NAMES  # noqa: E402
 
 
 def load(path: str) -> dict:

@@ -24,6 +24,7 @@ from torch import Tensor
 PARTS = ('positive', 'negative_foreground', 'negative_background')
 KINDS = ('weighted', 'unweighted')
 GROUPS = ('r', 'c', 'f')
+GROUP_NAMES = {'r': 'rare', 'c': 'common', 'f': 'frequent'}
 
 
 @torch.no_grad()
