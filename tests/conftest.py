@@ -85,15 +85,21 @@ def demo_env(data_root: Path) -> dict:
 
 
 @pytest.fixture(scope='session')
-def demo_run(tmp_path_factory) -> DemoRun:
+def demo_data(tmp_path_factory) -> dict:
+    """The demo's synthetic dataset (default categories; 24 validation images to keep
+    evaluation short), generated once per session; the paths of its parts."""
+    from mmdet_droploss.datasets import SyntheticLVISSpec, generate_synthetic_lvis
+    return generate_synthetic_lvis(str(tmp_path_factory.mktemp('demo_data')),
+                                   SyntheticLVISSpec(num_val_images=24))
+
+
+@pytest.fixture(scope='session')
+def demo_run(tmp_path_factory, demo_data) -> DemoRun:
     """Train the demo config with ``tools/dist_train.sh`` on 2 gloo processes for 6 iterations,
     resume it to 10 (validating at the end), and evaluate the result with
     ``tools/dist_test.sh`` by model-zoo name. Shared by every test that needs a trained demo work dir."""
     root = tmp_path_factory.mktemp('demo')
-    data_root = root / 'data'
-    subprocess.run([sys.executable, str(REPO_ROOT / 'tools/generate_demo_dataset.py'), '--out',
-                    str(data_root), '--val-images', '24'], check=True, cwd=REPO_ROOT,
-                   stdout=subprocess.DEVNULL)
+    data_root = Path(demo_data['root'])
     work_dir = root / 'work_dir'
     common = ['--work-dir', work_dir, '--cfg-options', 'default_hooks.logger.interval=2',
               'train_cfg.val_interval=1000']

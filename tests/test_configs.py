@@ -10,7 +10,6 @@ from mmengine.config import Config
 import mmdet_droploss  # noqa: F401
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
-from mmdet_droploss.datasets import generate_synthetic_lvis
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / 'configs').rglob('*.py')
@@ -23,17 +22,11 @@ register_all_modules()
 
 
 @pytest.fixture(scope='module', autouse=True)
-def demo_data(tmp_path_factory, monkeypatch_module):
+def demo_categories(demo_data):
     """The demo configs read their category frequencies from the generated data."""
-    root = tmp_path_factory.mktemp('config_demo_data')
-    generate_synthetic_lvis(str(root))
-    monkeypatch_module.setenv('MMDET_DROPLOSS_DEMO_DATA', str(root) + '/')
-
-
-@pytest.fixture(scope='module')
-def monkeypatch_module():
     mp = pytest.MonkeyPatch()
-    yield mp
+    mp.setenv('MMDET_DROPLOSS_DEMO_DATA', demo_data['root'] + '/')
+    yield
     mp.undo()
 
 

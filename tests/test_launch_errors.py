@@ -23,12 +23,6 @@ def _train(args, env=None):
 
 
 @pytest.fixture(scope='module')
-def demo_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp('launch')
-    return generate_synthetic_lvis(str(root / 'demo'), SyntheticLVISSpec(num_val_images=8))
-
-
-@pytest.fixture(scope='module')
 def six_class_data(tmp_path_factory):
     return generate_synthetic_lvis(str(tmp_path_factory.mktemp('six')), SIX_CLASSES)
 

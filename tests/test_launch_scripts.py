@@ -6,7 +6,6 @@ import subprocess
 import pytest
 
 from conftest import DEMO_CONFIG, REPO_ROOT, demo_env
-from mmdet_droploss.datasets import SyntheticLVISSpec, generate_synthetic_lvis
 
 # A stand-in for Slurm's srun: records its arguments, then runs the command as task 0 of 1,
 # with the environment srun would give it.
@@ -19,20 +18,14 @@ SLURM_PROCID=0 SLURM_NTASKS=1 SLURM_LOCALID=0 SLURM_NODELIST=localhost exec "$@"
 '''
 
 
-@pytest.fixture(scope='module')
-def data(tmp_path_factory):
-    return generate_synthetic_lvis(str(tmp_path_factory.mktemp('slurm') / 'data'),
-                                   SyntheticLVISSpec(num_val_images=8))
-
-
-def test_slurm_train_runs_train_py_with_the_slurm_launcher(tmp_path, data):
+def test_slurm_train_runs_train_py_with_the_slurm_launcher(tmp_path, demo_data):
     bin_dir = tmp_path / 'bin'
     bin_dir.mkdir()
     srun = bin_dir / 'srun'
     srun.write_text(FAKE_SRUN)
     srun.chmod(srun.stat().st_mode | stat.S_IEXEC)
     record = tmp_path / 'srun_args.txt'
-    env = {**demo_env(data['root']), 'PATH': f'{bin_dir}:{os.environ["PATH"]}',
+    env = {**demo_env(demo_data['root']), 'PATH': f'{bin_dir}:{os.environ["PATH"]}',
            'SRUN_RECORD': str(record), 'GPUS': '1', 'GPUS_PER_NODE': '1',
            'MASTER_ADDR': '127.0.0.1'}
     env['MASTER_PORT'] = env['PORT']
