@@ -5,9 +5,10 @@ from .drop_loss import (DropLoss, drop_background_weights, drop_keep_probability
 from .eql import EQL
 from .tail_weighted_loss import TailWeightedSigmoidLoss, foreground_weights
 from .weighted_bce import sigmoid_targets, weighted_sigmoid_bce
+from .weighted_sigmoid_loss import WeightedSigmoidLoss
 
 __all__ = [
     'BEQL', 'DropLoss', 'EQL', 'TailWeightedSigmoidLoss', 'beql_background_weights',
     'drop_background_weights', 'drop_keep_probability', 'fixed_keep_probability',
-    'foreground_weights', 'sigmoid_targets', 'weighted_sigmoid_bce'
+    'WeightedSigmoidLoss', 'foreground_weights', 'sigmoid_targets', 'weighted_sigmoid_bce'
 ]
