@@ -1,9 +1,10 @@
 # `make demo`: set up .venv/ if needed, then train and evaluate Mask R-CNN + DropLoss on the
 # built-in synthetic long-tailed dataset (2 CPU processes). `make test`: set up, then run the tests.
+# `make benchmark`: BCE, EQL, BEQL, fixed drop ratio and DropLoss, 3 seeds each (docs/benchmark.md).
 VENV_PY := .venv/bin/python
 STAMP := .venv/.setup-done
 
-.PHONY: setup demo test bench
+.PHONY: setup demo test bench benchmark
 
 $(STAMP): pyproject.toml tools/setup_env.sh
 	bash tools/setup_env.sh
@@ -19,3 +20,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV_PY) tools/benchmark_losses.py
+
+# The loss benchmark on the LVIS-regime synthetic set (about 90 minutes on 2 cores; resumable).
+benchmark: $(STAMP)
+	$(VENV_PY) tools/benchmark.py

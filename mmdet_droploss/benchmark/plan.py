@@ -1,0 +1,59 @@
+"""Which runs the benchmark trains: every method with the same recipe, once per seed."""
+from __future__ import annotations
+
+import json
+import os.path as osp
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence
+
+from ..analysis.results import last_lvis_record
+
+BENCH_CONFIG_DIR = 'configs/benchmark'
+#: method name -> (config file under configs/benchmark/, label in the report), in table order
+METHODS: Dict[str, tuple] = {
+    'bce': ('mask_rcnn_tiny_bce_bench.py', 'BCE'),
+    'eql': ('mask_rcnn_tiny_eql_bench.py', 'EQL'),
+    'beql': ('mask_rcnn_tiny_beql_b4_bench.py', 'BEQL (b = 4)'),
+    'fixed_drop50': ('mask_rcnn_tiny_fixed_drop50_bench.py', 'fixed drop ratio 0.5'),
+    'droploss': ('mask_rcnn_tiny_droploss_bench.py', 'DropLoss'),
+}
+DONE_FILE = 'benchmark_run.json'
+
+
+@dataclass(frozen=True)
+class BenchmarkRun:
+    method: str
+    seed: int
+    work_dir: str
+
+    @property
+    def config(self) -> str:
+        return osp.join(BENCH_CONFIG_DIR, METHODS[self.method][0])
+
+    @property
+    def label(self) -> str:
+        return METHODS[self.method][1]
+
+    def record(self) -> Optional[dict]:
+        """What the finished run recorded (seconds, seed, metrics), or ``None`` if it has not
+        finished: trained, evaluated and marked done."""
+        path = osp.join(self.work_dir, DONE_FILE)
+        if not osp.isfile(path) or last_lvis_record(self.work_dir) is None:
+            return None
+        with open(path) as f:
+            return json.load(f)
+
+    def mark_done(self, seconds: float) -> None:
+        with open(osp.join(self.work_dir, DONE_FILE), 'w') as f:
+            json.dump(dict(method=self.method, seed=self.seed, config=self.config,
+                           seconds=round(seconds, 1)), f)
+
+
+def plan_runs(out_dir: str, methods: Sequence[str], seeds: Sequence[int]) -> List[BenchmarkRun]:
+    """The runs, seed-major (every method's first seed before any second seed), so that a
+    partial benchmark already compares all methods."""
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f'unknown method(s) {unknown}; choose from {list(METHODS)}')
+    return [BenchmarkRun(m, s, osp.join(out_dir, 'runs', m, f'seed{s}'))
+            for s in seeds for m in methods]

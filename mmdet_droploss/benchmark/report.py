@@ -1,0 +1,66 @@
+"""The benchmark's report: the paper-style table over seeds, the preconditions, the plots."""
+from __future__ import annotations
+
+import os
+import os.path as osp
+import platform
+from typing import Dict, List, Optional, Sequence
+
+from ..analysis.results import collect, csv_table, markdown_table, plot_pareto
+from .plan import BenchmarkRun
+from .preconditions import Criterion
+
+
+def machine_description() -> str:
+    import torch
+    cpus = os.cpu_count()
+    return (f'{platform.machine()} Linux, {cpus} CPU core(s), torch {torch.__version__}, '
+            f'Python {platform.python_version()}')
+
+
+def _preconditions_table(criteria: Sequence[Criterion]) -> str:
+    lines = ['| criterion | measured | required | met | detail |', '|---|---|---|---|---|']
+    for c in criteria:
+        value = 'n/a' if c.value is None else f'{c.value:.3f}'
+        lines.append(f'| {c.name} | {value} | >= {c.threshold:g} | '
+                     f'{"yes" if c.passed else "**no**"} | {c.detail} |')
+    return '\n'.join(lines)
+
+
+def write_report(out_dir: str, runs: Sequence[BenchmarkRun], criteria: Sequence[Criterion],
+                 seconds: Dict[BenchmarkRun, float], total_seconds: float, command: str,
+                 figures: Optional[Dict[str, str]] = None) -> str:
+    """Write ``report.md``, ``results.csv`` and ``pareto.png`` to ``out_dir``; return the
+    Markdown. Only finished runs count; the table rows follow the order of ``runs``' methods
+    and are labelled with the methods' report labels."""
+    finished = [r for r in runs if r.record() is not None]
+    results = collect([r.work_dir for r in finished])
+    label_of = {osp.splitext(osp.basename(r.config))[0]: r.label for r in finished}
+    order = list(dict.fromkeys(osp.splitext(osp.basename(r.config))[0] for r in runs))
+    results.sort(key=lambda res: order.index(res.config) if res.config in order else len(order))
+    for res in results:
+        res.config = label_of.get(res.config, res.config)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(osp.join(out_dir, 'results.csv'), 'w') as f:
+        f.write(csv_table(results))
+    plot_pareto(results, osp.join(out_dir, 'pareto.png'))
+    run_seconds = [seconds[r] for r in finished if r in seconds]
+    lines: List[str] = [
+        '# Loss benchmark on the LVIS-regime synthetic set', '',
+        f'Command: `{command}`', '',
+        f'Machine: {machine_description()}. This invocation: {total_seconds / 60:.1f} min. '
+        f'{len(finished)} of {len(runs)} runs finished' +
+        (f', {sum(run_seconds) / 60:.1f} min of runs in all, '
+         f'{min(run_seconds) / 60:.1f}-{max(run_seconds) / 60:.1f} min each (training and '
+         'evaluation).' if run_seconds else '.'), '',
+        '## Preconditions (BCE runs; criteria fixed before any comparison)', '',
+        _preconditions_table(criteria), '',
+        '## Results (mask AP unless marked; mean ± std over seeds, in %)', '',
+        markdown_table(results), '',
+        '![Pareto](pareto.png)', '']
+    for title, path in (figures or {}).items():
+        lines += [f'### {title}', '', f'![{title}]({osp.relpath(path, out_dir)})', '']
+    text = '\n'.join(lines)
+    with open(osp.join(out_dir, 'report.md'), 'w') as f:
+        f.write(text)
+    return text
