@@ -85,8 +85,9 @@ def test_report_table_rows_follow_methods_with_mean_and_std(tmp_path):
     criteria = check_preconditions([r.work_dir for r in runs if r.method == 'bce'])
     text = write_report(str(tmp_path / 'bench'), runs, criteria,
                         {r: 60.0 * (k + 1) for k, r in enumerate(runs)}, 1234.0, 'cmd')
-    rows = [line for line in text.splitlines() if line.startswith('| BCE') or
-            line.startswith('| DropLoss')]
+    table = text.split('## Results')[1]
+    rows = [line for line in table.splitlines() if line.startswith('| BCE |') or
+            line.startswith('| DropLoss |')]
     assert rows[0].startswith('| BCE | 2 |') and rows[1].startswith('| DropLoss | 1 |')
     apr_bce = rows[0].split('|')[4].strip()
     std = math.sqrt(((0.10 - 0.12) ** 2 + (0.14 - 0.12) ** 2) / 1) * 100

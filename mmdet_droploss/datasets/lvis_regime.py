@@ -35,7 +35,6 @@ The same spec always gives byte-identical files. The annotation files follow LVI
 from __future__ import annotations
 
 import json
-import math
 import os.path as osp
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,21 +42,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .synthetic_lvis import _categories, _polygon_area, _shape_polygon
-
-# Shapes in similar pairs; 'circle' is drawn as a 20-gon.
-SHAPES: Tuple[str, ...] = ('square', 'diamond', 'hexagon', 'circle', 'triangle', 'star')
-# Five hues, each in a dark and a light shade (BGR).
-# The shades of a hue are about 20 % apart, within reach of the per-image illumination change.
-HUES: Dict[str, Tuple[Tuple[int, int, int], Tuple[int, int, int]]] = {
-    'red': ((40, 40, 180), (55, 55, 220)),
-    'green': ((40, 150, 40), (55, 185, 55)),
-    'blue': ((180, 80, 30), (220, 100, 40)),
-    'yellow': ((30, 170, 190), (40, 205, 230)),
-    'purple': ((150, 50, 130), (185, 65, 160)),
-}
-# Clutter: shapes and colours that no category has.
-CLUTTER_COLOURS: Tuple[Tuple[int, int, int], ...] = ((60, 60, 60), (40, 80, 120), (200, 200, 190))
+from .lvis_regime_vocabulary import (CLUTTER_COLOURS, HUES, SHAPES, category_attributes,
+                                     category_name, draw_object, long_tail_counts, siblings)
+from .synthetic_lvis import _categories, _polygon_area
 
 TRAIN_ANN = 'annotations/lvis_bench_train.json'
 VAL_ANN = 'annotations/lvis_bench_val.json'
@@ -66,18 +53,6 @@ VAL_IMAGES = 'val/'
 # Beside each annotation file: every object drawn but not annotated (image, category or None
 # for clutter, box, why: 'unverified' / 'not_exhaustive' / 'clutter'), for analysis and tests.
 UNLABELLED_SUFFIX = '_unlabelled.json'
-
-
-def long_tail_counts(num_rare: int = 22, num_common: int = 23,
-                     num_frequent: int = 15, max_count: int = 320) -> Tuple[int, ...]:
-    """Training-image counts, most frequent first, geometric inside each LVIS bin:
-    frequent ``max_count`` .. 110, common 95 .. 12, rare 10 .. 1."""
-    def geometric(high: float, low: float, n: int) -> List[int]:
-        if n == 1:
-            return [int(round(high))]
-        return [int(round(high * (low / high) ** (k / (n - 1)))) for k in range(n)]
-    return tuple(geometric(max_count, 110, num_frequent) + geometric(95, 12, num_common) +
-                 geometric(10, 1, num_rare))
 
 
 @dataclass(frozen=True)
@@ -107,74 +82,6 @@ class LVISRegimeSpec:
         if max(self.train_image_counts) > self.num_train_images:
             raise ValueError(f'A category cannot be annotated in {max(self.train_image_counts)} '
                              f'of {self.num_train_images} training images: raise num_train_images.')
-
-
-def category_attributes(counts: Sequence[int], seed: int = 0) -> List[Tuple[str, str, int, str]]:
-    """The categories' (shape, hue, shade, pattern), in id order (``counts``: training images
-    per category, most frequent first).
-
-    Frequent categories are solid and come in sibling pairs that differ only in shade (dark /
-    light of one hue and shape), as LVIS's frequent classes come with near-synonyms ("cup" /
-    "mug"). Tail categories are striped: each shares shape, hue and shade with solid categories
-    and its fill with the clutter, so that rare classes can be taken for frequent ones and for
-    background. A fixed random choice otherwise.
-    """
-    rng = np.random.default_rng(seed + 7919)
-    frequent = [k for k, c in enumerate(counts) if c > 100]
-    tail = [k for k, c in enumerate(counts) if c <= 100]
-    cells = [(s, h) for s in SHAPES for h in HUES]
-    cells = [cells[i] for i in rng.permutation(len(cells))]
-    striped = [(s, h, d, 'striped') for s in SHAPES for h in HUES for d in (0, 1)]
-    if len(frequent) > 2 * len(cells) or len(tail) > len(striped):
-        raise ValueError(f'At most {2 * len(cells)} frequent and {len(striped)} tail categories '
-                         f'can be drawn, got {len(frequent)} and {len(tail)}.')
-    attrs: List[Tuple[str, str, int, str]] = [('', '', 0, '')] * len(counts)
-    for n, k in enumerate(frequent):
-        shape, hue = cells[n // 2]
-        attrs[k] = (shape, hue, n % 2, 'solid')
-    for n, i in zip(tail, rng.permutation(len(striped))):
-        attrs[n] = striped[i]
-    return attrs
-
-
-def siblings(attrs: Sequence[Tuple[str, str, int, str]]) -> List[Optional[int]]:
-    """For each category, the earlier category that differs from it only in shade (or None)."""
-    first: Dict[tuple, int] = {}
-    out: List[Optional[int]] = []
-    for k, (shape, hue, _, pattern) in enumerate(attrs):
-        out.append(first.get((shape, hue, pattern)))
-        first.setdefault((shape, hue, pattern), k)
-    return out
-
-
-def category_name(attrs: Tuple[str, str, int, str]) -> str:
-    shape, hue, shade, pattern = attrs
-    return f"{'dark' if shade == 0 else 'light'}_{hue}_{pattern}_{shape}"
-
-
-def _draw(canvas: np.ndarray, shape: str, colour: np.ndarray, pattern: str, cx: float, cy: float,
-          size: float, angle: float) -> np.ndarray:
-    """Draw one object; returns its polygon (K, 2)."""
-    import cv2
-
-    if shape == 'circle':
-        theta = np.deg2rad(np.arange(20) * 18.0)
-        points = np.stack([cx + size / 2 * np.cos(theta), cy - size / 2 * np.sin(theta)], 1)
-    else:
-        points = _shape_polygon(shape, cx, cy, size, angle)
-    h, w = canvas.shape[:2]
-    points = np.clip(points, 0, [w - 1, h - 1])
-    poly = np.round(points).astype(np.int32)
-    if pattern == 'solid':
-        cv2.fillPoly(canvas, [poly], tuple(int(c) for c in colour))
-    else:
-        mask = np.zeros((h, w), np.uint8)
-        cv2.fillPoly(mask, [poly], 1)
-        yy, xx = np.mgrid[:h, :w]
-        stripe = ((xx + yy) // 3) % 2 == 0
-        canvas[(mask == 1) & stripe] = colour
-        canvas[(mask == 1) & ~stripe] = (colour * 0.45).astype(np.uint8)
-    return points
 
 
 def _place(num: int, spec: LVISRegimeSpec, rng: np.random.Generator,
@@ -256,7 +163,7 @@ def _make_split(split_dir: Path, annotated: List[List[int]], unannotated: List[L
                 shape, hue, shade, pattern = attrs[k]
                 base = np.array(HUES[hue][shade], float)
             colour = np.clip(base * light + rng.normal(0, 6, 3), 0, 255).astype(np.uint8)
-            points = _draw(canvas, shape, colour, pattern, cx, cy, size,
+            points = draw_object(canvas, shape, colour, pattern, cx, cy, size,
                            float(rng.uniform(-12, 12)))
             x0, y0 = points.min(axis=0)
             x1, y1 = points.max(axis=0)
