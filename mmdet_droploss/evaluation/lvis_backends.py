@@ -84,43 +84,51 @@ def check_backend(backend: str) -> None:
 
 
 def evaluate(gt, detections: List[dict], iou_type: str, img_ids: Sequence[int], backend: str,
-             print_fn: Callable[[str], None] = print) -> LVISEvaluation:
+             print_fn: Callable[[str], None] = print,
+             max_dets: int = MAX_DETS_PER_IMAGE) -> LVISEvaluation:
     """Evaluate ``detections`` (LVIS/COCO result dicts) of ``iou_type`` ('bbox' or 'segm').
 
-    ``print_fn`` receives faster-coco-eval's summary table; the ``lvis`` backend prints its own
-    to stdout.
+    ``max_dets`` is the per-image cap (LVIS: 300); ``-1`` evaluates every detection, as
+    AP-Fixed does (its budget is per class, see ``fixed_ap.py``). The AR statistics keep their
+    ``AR@300`` names whatever the cap. ``print_fn`` receives faster-coco-eval's summary table;
+    the ``lvis`` backend prints its own to stdout.
     """
     check_backend(backend)
     if iou_type not in ('bbox', 'segm'):
         raise ValueError(f"iou_type must be 'bbox' or 'segm', got {iou_type!r}.")
     if backend == 'lvis':
-        return _evaluate_lvis(gt, detections, iou_type, img_ids)
-    return _evaluate_faster(gt, detections, iou_type, img_ids, print_fn)
+        return _evaluate_lvis(gt, detections, iou_type, img_ids, max_dets)
+    return _evaluate_faster(gt, detections, iou_type, img_ids, print_fn, max_dets)
 
 
-def _evaluate_lvis(gt, detections, iou_type, img_ids) -> LVISEvaluation:
+def _evaluate_lvis(gt, detections, iou_type, img_ids, max_dets) -> LVISEvaluation:
     from lvis import LVISEval, LVISResults
 
     from ..compat import lvis_numpy
     lvis_numpy.apply()
-    results = LVISResults(gt, detections, max_dets=MAX_DETS_PER_IMAGE)
+    results = LVISResults(gt, detections, max_dets=max_dets)
     lvis_eval = LVISEval(gt, results, iou_type)
     lvis_eval.params.img_ids = list(img_ids)
+    lvis_eval.params.max_dets = max_dets
     lvis_eval.evaluate()
     lvis_eval.accumulate()
     lvis_eval.summarize()
     lvis_eval.print_results()  # to stdout, as mmdet's LVISMetric does
-    stats = {k: float(v) for k, v in lvis_eval.get_results().items()}
+    stats = {k.replace(f'@{max_dets}', f'@{MAX_DETS_PER_IMAGE}'): float(v)
+             for k, v in lvis_eval.get_results().items()}
     return LVISEvaluation(stats=stats, precision=lvis_eval.eval['precision'],
                           cat_ids=list(lvis_eval.params.cat_ids))
 
 
-def _evaluate_faster(gt, detections, iou_type, img_ids, print_fn) -> LVISEvaluation:
+def _evaluate_faster(gt, detections, iou_type, img_ids, print_fn, max_dets) -> LVISEvaluation:
     from faster_coco_eval import COCOeval_faster
 
-    results = gt.loadRes(limit_detections_per_image(detections))
+    if max_dets > 0:
+        detections = limit_detections_per_image(detections, max_dets)
+    results = gt.loadRes(detections)
     evaluator = COCOeval_faster(gt, results, iou_type, lvis_style=True, print_function=print_fn)
-    evaluator.params.maxDets = [MAX_DETS_PER_IMAGE]
+    # faster-coco-eval caps each (image, category) cell at maxDets: no cap is "all of them"
+    evaluator.params.maxDets = [max_dets if max_dets > 0 else max(1, len(detections))]
     evaluator.params.imgIds = list(img_ids)
     evaluator.evaluate()
     evaluator.accumulate()
