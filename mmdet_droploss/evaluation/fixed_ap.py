@@ -145,8 +145,15 @@ class PerClassTopK:
             xywh[:, 2:] -= xywh[:, :2]
             return [dict(image_id=i, category_id=c, bbox=b, score=s)
                     for i, c, b, s in zip(img, cat, xywh.tolist(), score)]
-        return [dict(image_id=i, category_id=c, segmentation=m, score=s)
+        return [dict(image_id=i, category_id=c, segmentation=_decoded(m), score=s)
                 for i, c, m, s in zip(img, cat, payload.tolist(), score)]
+
+
+def _decoded(rle: dict) -> dict:
+    """An RLE with ``str`` counts (mmdet's ``encode_mask_results`` gives ``bytes``)."""
+    if isinstance(rle['counts'], bytes):
+        return dict(size=[int(v) for v in rle['size']], counts=rle['counts'].decode())
+    return rle
 
 
 def select_fixed(detections: Sequence[dict], k: int = DEFAULT_DETS_PER_CLASS) -> List[dict]:

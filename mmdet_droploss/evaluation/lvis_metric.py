@@ -220,18 +220,19 @@ class FastLVISMetric(LVISMetric):
         values: Dict[str, float] = {}
         if iou_type not in self._merged:
             return values
-        detections = self._merged[iou_type].detections(self.cat_ids)
+        detections = self._merged[iou_type].detections  # fresh dicts for each evaluation
         if self.fixed_ap:
             logger.info(f'AP-Fixed ({iou_type}, {self.dets_per_class} detections per category, '
                         'no per-image cap):')
-            stats = evaluate_fixed(self._ground_truth, detections, iou_type, self.img_ids,
-                                   self.backend, k=None, print_fn=logger.info).stats
+            stats = evaluate_fixed(self._ground_truth, detections(self.cat_ids), iou_type,
+                                   self.img_ids, self.backend, k=None,
+                                   print_fn=logger.info).stats
             for item in self.metric_items:
                 if item.startswith('AP'):
                     values[f'{iou_type}_{item}_fixed'] = round(float(stats[item]), 3)
         if self.pooled_ap:
-            stats = evaluate_pooled(self._ground_truth.dataset, detections, iou_type,
-                                    self.backend, print_fn=lambda *_: None)
+            stats = evaluate_pooled(self._ground_truth.dataset, detections(self.cat_ids),
+                                    iou_type, self.backend, print_fn=lambda *_: None)
             logger.info(f'AP-Pool ({iou_type}): ' + '  '.join(
                 f'{k} {v:.3f}' for k, v in stats.items()))
             values.update({f'{iou_type}_{k}': round(v, 3) for k, v in stats.items()})

@@ -71,19 +71,35 @@ def pooled_view(gt_dataset: dict, detections: Sequence[dict]) -> Tuple[dict, Lis
     virtual_anns = []
     for copy, (a, v) in enumerate((a, v) for a, v in zip(anns, gt_vid) for _ in range(2)):
         cat = _POOL_IDS['all'] if copy % 2 == 0 else group[a['category_id']]
-        virtual_anns.append(dict(a, id=copy + 1, image_id=v, category_id=cat))
+        virtual_anns.append(dict(id=copy + 1, image_id=v, category_id=cat, bbox=a['bbox'],
+                                 area=a['area'], segmentation=_json_ready(a['segmentation'])))
     det_vid = np.searchsorted(pairs, det_keys) + 1
     virtual_dets = []
     for d, v, ok in zip(detections, det_vid.tolist(), labelled.tolist()):
         if ok:  # federated rule: a pair neither positive nor negative is not evaluated
-            virtual_dets.append(dict(d, image_id=v, category_id=_POOL_IDS['all']))
-            virtual_dets.append(dict(d, image_id=v, category_id=group[d['category_id']]))
+            # only what a result needs: evaluators add fields (area, id, ...) to the dicts
+            d_new = dict(score=d['score'])
+            if 'segmentation' in d:
+                d_new['segmentation'] = _json_ready(d['segmentation'])
+            else:
+                d_new['bbox'] = list(d['bbox'])
+            virtual_dets.append(dict(d_new, image_id=v, category_id=_POOL_IDS['all']))
+            virtual_dets.append(dict(d_new, image_id=v, category_id=group[d['category_id']]))
     categories = [dict(id=i, name=f'pool_{name}', frequency=name if name != 'all' else 'f',
                        image_count=0, instance_count=0, synset=f'pool_{name}.n.01',
                        synonyms=[f'pool_{name}'], **{'def': f'pool {name}'})
                   for name, i in _POOL_IDS.items()]
     return dict(images=virtual_images, annotations=virtual_anns, categories=categories,
                 info=gt_dataset.get('info', {}), licenses=[]), virtual_dets
+
+
+def _json_ready(segmentation):
+    """Polygons as they are; an RLE with ``str`` counts (evaluators turn the ground truth's
+    polygons into RLEs with ``bytes`` counts in place)."""
+    if isinstance(segmentation, dict) and isinstance(segmentation['counts'], bytes):
+        return dict(size=[int(v) for v in segmentation['size']],
+                    counts=segmentation['counts'].decode())
+    return segmentation
 
 
 def evaluate_pooled(gt_dataset: dict, detections: Sequence[dict], iou_type: str, backend: str,
