@@ -13,7 +13,6 @@ Statistics use the ``lvis`` package's names: ``AP``, ``AP50``, ``AP75``, ``APs``
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Sequence
 
@@ -41,17 +40,21 @@ class LVISEvaluation:
 
 def limit_detections_per_image(detections: Sequence[dict],
                                max_dets: int = MAX_DETS_PER_IMAGE) -> List[dict]:
-    """Keep the ``max_dets`` highest-scoring detections of each image (LVIS's rule; a stable
-    sort, so ties keep their order as in ``lvis.LVISResults``)."""
-    per_image: Dict[int, List[dict]] = defaultdict(list)
-    for det in detections:
-        per_image[det['image_id']].append(det)
-    kept = []
-    for dets in per_image.values():
-        if len(dets) > max_dets:
-            dets = sorted(dets, key=lambda d: d['score'], reverse=True)[:max_dets]
-        kept.extend(dets)
-    return kept
+    """Keep the ``max_dets`` highest-scoring detections of each image (LVIS's rule; equal
+    scores keep their order, as the stable sort of ``lvis.LVISResults`` does), in input order."""
+    n = len(detections)
+    if n == 0:
+        return []
+    img = np.fromiter((d['image_id'] for d in detections), np.int64, n)
+    score = np.fromiter((d['score'] for d in detections), np.float64, n)
+    order = np.lexsort((-score, img))  # by image, then decreasing score; stable
+    sorted_img = img[order]
+    starts = np.flatnonzero(np.r_[True, sorted_img[1:] != sorted_img[:-1]])
+    rank = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+    keep = np.sort(order[rank < max_dets])
+    if keep.size == n:
+        return list(detections)
+    return [detections[i] for i in keep.tolist()]
 
 
 def load_ground_truth(ann_file: str, backend: str):
@@ -123,9 +126,11 @@ def _evaluate_lvis(gt, detections, iou_type, img_ids, max_dets) -> LVISEvaluatio
 def _evaluate_faster(gt, detections, iou_type, img_ids, print_fn, max_dets) -> LVISEvaluation:
     from faster_coco_eval import COCOeval_faster
 
+    from .result_records import load_results_faster
+
     if max_dets > 0:
         detections = limit_detections_per_image(detections, max_dets)
-    results = gt.loadRes(detections)
+    results = load_results_faster(gt, detections)
     evaluator = COCOeval_faster(gt, results, iou_type, lvis_style=True, print_function=print_fn)
     # faster-coco-eval caps each (image, category) cell at maxDets: no cap is "all of them"
     evaluator.params.maxDets = [max_dets if max_dets > 0 else max(1, len(detections))]

@@ -17,9 +17,7 @@ predictions in :meth:`process`, mmengine gathers them, and only rank 0 loads the
 from __future__ import annotations
 
 import itertools
-import json
 import os.path as osp
-import tempfile
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -35,6 +33,7 @@ from .fixed_ap import DEFAULT_DETS_PER_CLASS, PerClassTopK, evaluate_fixed
 from .lvis_backends import (BACKENDS, MAX_DETS_PER_IMAGE, LVISEvaluation, check_backend,
                             evaluate, ground_truth_ids, load_ground_truth)
 from .pooled_ap import evaluate_pooled
+from .result_records import records_to_detections, write_results
 
 DEFAULT_ITEMS = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AR')
 # metric item -> name of the statistic in the evaluation results
@@ -184,36 +183,28 @@ class FastLVISMetric(LVISMetric):
         logger = MMLogger.get_current_instance()
         self._load_ground_truth()
         _, preds = zip(*results)
-        tmp_dir = None
-        outfile_prefix = self.outfile_prefix
-        if outfile_prefix is None:
-            tmp_dir = tempfile.TemporaryDirectory()
-            outfile_prefix = osp.join(tmp_dir.name, 'results')
-        try:
-            result_files = self.results2json(preds, outfile_prefix)
-            if self.format_only:
-                logger.info(f'results are saved in {osp.dirname(outfile_prefix)}')
-                return OrderedDict()
-            eval_results: Dict[str, float] = OrderedDict()
-            for iou_type in self.metrics:
-                logger.info(f'Evaluating {iou_type} with {self.backend}...')
-                with open(result_files[iou_type]) as f:
-                    detections = json.load(f)
-                if not detections:
-                    logger.info('The testing results of the whole dataset is empty.')
-                    break
-                outcome = evaluate(self._ground_truth, detections, iou_type, self.img_ids,
-                                   self.backend, print_fn=logger.info)
-                for item in self.metric_items:
-                    value = outcome.stats[_STAT_NAMES.get(item, item)]
-                    eval_results[f'{iou_type}_{item}'] = round(float(value), 3)
-                if self.classwise:
-                    eval_results.update(self._classwise(outcome, iou_type, logger))
-                eval_results.update(self._fixed_and_pooled(iou_type, logger))
-            return eval_results
-        finally:
-            if tmp_dir is not None:
-                tmp_dir.cleanup()
+        detections = {t: records_to_detections(preds, self.cat_ids, t) for t in self.metrics}
+        if self.outfile_prefix is not None:
+            for iou_type, dets in detections.items():  # the files mmdet's metric writes
+                write_results(dets, f'{self.outfile_prefix}.{iou_type}.json')
+        if self.format_only:
+            logger.info(f'results are saved in {osp.dirname(self.outfile_prefix)}')
+            return OrderedDict()
+        eval_results: Dict[str, float] = OrderedDict()
+        for iou_type in self.metrics:
+            logger.info(f'Evaluating {iou_type} with {self.backend}...')
+            if not detections[iou_type]:
+                logger.info('The testing results of the whole dataset is empty.')
+                break
+            outcome = evaluate(self._ground_truth, detections.pop(iou_type), iou_type,
+                               self.img_ids, self.backend, print_fn=logger.info)
+            for item in self.metric_items:
+                value = outcome.stats[_STAT_NAMES.get(item, item)]
+                eval_results[f'{iou_type}_{item}'] = round(float(value), 3)
+            if self.classwise:
+                eval_results.update(self._classwise(outcome, iou_type, logger))
+            eval_results.update(self._fixed_and_pooled(iou_type, logger))
+        return eval_results
 
     def _fixed_and_pooled(self, iou_type: str, logger) -> Dict[str, float]:
         """AP-Fixed and AP-Pool over the merged per-class budget (``<type>_AP_fixed``, ...)."""
