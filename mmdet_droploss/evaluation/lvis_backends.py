@@ -124,14 +124,13 @@ def _evaluate_lvis(gt, detections, iou_type, img_ids, max_dets) -> LVISEvaluatio
 
 
 def _evaluate_faster(gt, detections, iou_type, img_ids, print_fn, max_dets) -> LVISEvaluation:
-    from faster_coco_eval import COCOeval_faster
-
-    from .result_records import load_results_faster
+    from .faster_eval import SparseCOCOeval
+    from .result_records import drop_unlabelled, load_results_faster
 
     if max_dets > 0:
         detections = limit_detections_per_image(detections, max_dets)
-    results = load_results_faster(gt, detections)
-    evaluator = COCOeval_faster(gt, results, iou_type, lvis_style=True, print_function=print_fn)
+    results = load_results_faster(gt, drop_unlabelled(gt, detections))
+    evaluator = SparseCOCOeval(gt, results, iou_type, lvis_style=True, print_function=print_fn)
     # faster-coco-eval caps each (image, category) cell at maxDets: no cap is "all of them"
     evaluator.params.maxDets = [max_dets if max_dets > 0 else max(1, len(detections))]
     evaluator.params.imgIds = list(img_ids)

@@ -16,6 +16,7 @@ predictions in :meth:`process`, mmengine gathers them, and only rank 0 loads the
 """
 from __future__ import annotations
 
+import gc
 import itertools
 import os.path as osp
 from collections import OrderedDict
@@ -180,6 +181,18 @@ class FastLVISMetric(LVISMetric):
         self.cat_ids, self.img_ids = ground_truth_ids(self._ground_truth, self.backend)
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
+        # Evaluation builds millions of small acyclic objects (result dicts, per-image state);
+        # Python's cyclic collector would rescan all of them again and again as they are made
+        # (it took 5 of 9 s at 500 LVIS-like images here). Reference counting still frees them.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._compute_metrics(results)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    def _compute_metrics(self, results: list) -> Dict[str, float]:
         logger = MMLogger.get_current_instance()
         self._load_ground_truth()
         _, preds = zip(*results)

@@ -58,6 +58,31 @@ def write_results(detections: List[dict], path: str) -> None:
         f.write(json.dumps(detections))
 
 
+def drop_unlabelled(gt, detections: List[dict]) -> List[dict]:
+    """The detections whose category is positive or negative in their image: LVIS evaluates
+    no other (federated rule). Apply it after the per-image cap, as LVIS does; the evaluators
+    drop the rest themselves, but only after converting every mask and indexing every dict."""
+    if not detections:
+        return detections
+    keys = getattr(gt, '_labelled_pair_keys', None)
+    if keys is None:
+        stride = max(gt.getCatIds()) + 1
+        anns = gt.dataset['annotations']
+        pos = [a['image_id'] * stride + a['category_id'] for a in anns]
+        neg = [img['id'] * stride + c for img in gt.dataset['images']
+               for c in img.get('neg_category_ids', ())]
+        keys = (stride, np.unique(np.asarray(pos + neg, dtype=np.int64)))
+        gt._labelled_pair_keys = keys
+    stride, labelled = keys
+    n = len(detections)
+    det_keys = (np.fromiter((d['image_id'] for d in detections), np.int64, n) * stride +
+                np.fromiter((d['category_id'] for d in detections), np.int64, n))
+    keep = np.isin(det_keys, labelled)
+    if keep.all():
+        return detections
+    return [detections[i] for i in np.flatnonzero(keep).tolist()]
+
+
 def load_results_faster(gt, detections: List[dict]):
     """faster-coco-eval's ``gt.loadRes(detections)``, less the Python per detection: the same
     ``area`` (box area whenever a result has a box, as ``loadRes`` does, else the mask's),
@@ -93,4 +118,4 @@ def load_results_faster(gt, detections: List[dict]):
     return res
 
 
-__all__ = ['load_results_faster', 'records_to_detections', 'write_results']
+__all__ = ['drop_unlabelled', 'load_results_faster', 'records_to_detections', 'write_results']
