@@ -82,3 +82,25 @@ def test_per_image_cap_keeps_the_best_in_input_order():
         mine = [k for k, d in enumerate(dets) if d['image_id'] == image_id]
         expected |= set(sorted(mine, key=lambda k: dets[k]['score'], reverse=True)[:300])
     assert kept == [dets[k] for k in sorted(expected)]
+
+
+def test_metric_writes_the_files_mmdet_writes(tmp_path):
+    from mmdet_droploss.evaluation import FastLVISMetric
+    records = _records()
+    cat_ids = [11, 12, 15, 20, 31]
+    gt = dict(images=[dict(id=i, height=96, width=96, neg_category_ids=[],
+                           not_exhaustive_category_ids=[]) for i in (3, 7, 9)],
+              annotations=[], categories=[dict(id=c, name=str(c), frequency='f')
+                                          for c in cat_ids])
+    (tmp_path / 'gt.json').write_text(json.dumps(gt))
+    metric = FastLVISMetric(ann_file=str(tmp_path / 'gt.json'), metric=['bbox', 'segm'],
+                            format_only=True, outfile_prefix=str(tmp_path / 'ours'))
+    for record in copy.deepcopy(records):
+        metric.add_record(record)
+    assert metric.evaluate(size=3) == {}
+    reference = LVISMetric.__new__(LVISMetric)
+    reference.cat_ids = cat_ids
+    files = reference.results2json(copy.deepcopy(records), str(tmp_path / 'mmdet'))
+    for iou_type in ('bbox', 'segm'):
+        with open(files[iou_type]) as f, open(tmp_path / f'ours.{iou_type}.json') as g:
+            assert json.load(g) == json.load(f)

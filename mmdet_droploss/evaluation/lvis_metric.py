@@ -196,27 +196,28 @@ class FastLVISMetric(LVISMetric):
         logger = MMLogger.get_current_instance()
         self._load_ground_truth()
         _, preds = zip(*results)
-        detections = {t: records_to_detections(preds, self.cat_ids, t) for t in self.metrics}
-        if self.outfile_prefix is not None:
-            for iou_type, dets in detections.items():  # the files mmdet's metric writes
-                write_results(dets, f'{self.outfile_prefix}.{iou_type}.json')
-        if self.format_only:
-            logger.info(f'results are saved in {osp.dirname(self.outfile_prefix)}')
-            return OrderedDict()
         eval_results: Dict[str, float] = OrderedDict()
-        for iou_type in self.metrics:
+        for iou_type in self.metrics:  # one type's result dicts in memory at a time
+            detections = records_to_detections(preds, self.cat_ids, iou_type)
+            if self.outfile_prefix is not None:  # the files mmdet's metric writes
+                write_results(detections, f'{self.outfile_prefix}.{iou_type}.json')
+            if self.format_only:
+                continue
             logger.info(f'Evaluating {iou_type} with {self.backend}...')
-            if not detections[iou_type]:
+            if not detections:
                 logger.info('The testing results of the whole dataset is empty.')
                 break
-            outcome = evaluate(self._ground_truth, detections.pop(iou_type), iou_type,
-                               self.img_ids, self.backend, print_fn=logger.info)
+            outcome = evaluate(self._ground_truth, detections, iou_type, self.img_ids,
+                               self.backend, print_fn=logger.info)
+            del detections
             for item in self.metric_items:
                 value = outcome.stats[_STAT_NAMES.get(item, item)]
                 eval_results[f'{iou_type}_{item}'] = round(float(value), 3)
             if self.classwise:
                 eval_results.update(self._classwise(outcome, iou_type, logger))
             eval_results.update(self._fixed_and_pooled(iou_type, logger))
+        if self.format_only:
+            logger.info(f'results are saved in {osp.dirname(self.outfile_prefix)}')
         return eval_results
 
     def _fixed_and_pooled(self, iou_type: str, logger) -> Dict[str, float]:
