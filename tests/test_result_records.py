@@ -104,3 +104,28 @@ def test_metric_writes_the_files_mmdet_writes(tmp_path):
     for iou_type in ('bbox', 'segm'):
         with open(files[iou_type]) as f, open(tmp_path / f'ours.{iou_type}.json') as g:
             assert json.load(g) == json.load(f)
+
+
+@pytest.mark.parametrize('iou_type', ['bbox', 'segm'])
+def test_category_chunks_give_the_numbers_of_one_pass(tmp_path, monkeypatch, iou_type):
+    from mmdet_droploss.evaluation import evaluate, load_ground_truth
+    from mmdet_droploss.evaluation.benchmark_data import generate_lvis_like
+    from mmdet_droploss.evaluation.faster_eval import SparseCOCOeval
+    gt, records = generate_lvis_like(12, 60, seed=3, masks=iou_type == 'segm')
+    (tmp_path / 'gt.json').write_text(json.dumps(gt))
+    cat_ids = [c['id'] for c in gt['categories']]
+    img_ids = [i['id'] for i in gt['images']]
+    dets = records_to_detections(records, cat_ids, iou_type)
+    outcomes = {}
+    for backend, pairs in (('lvis', None), ('faster_coco_eval', None),
+                           ('faster_coco_eval', 12 * 100)):  # 13 chunks of 100 categories
+        if pairs:
+            monkeypatch.setattr(SparseCOCOeval, 'max_pairs_per_chunk', pairs)
+        outcomes[backend, pairs] = evaluate(
+            load_ground_truth(str(tmp_path / 'gt.json'), backend), copy.deepcopy(dets),
+            iou_type, img_ids, backend, print_fn=lambda *_: None)
+    one, chunked = outcomes['faster_coco_eval', None], outcomes['faster_coco_eval', 1200]
+    assert chunked.stats == one.stats
+    assert np.array_equal(chunked.precision, one.precision)
+    assert chunked.stats == pytest.approx(outcomes['lvis', None].stats, abs=1e-4)
+    assert 0 < one.stats['AP'] < 1
