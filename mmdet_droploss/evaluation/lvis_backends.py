@@ -13,7 +13,6 @@ Statistics use the ``lvis`` package's names: ``AP``, ``AP50``, ``AP75``, ``APs``
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Sequence
 
@@ -41,17 +40,21 @@ class LVISEvaluation:
 
 def limit_detections_per_image(detections: Sequence[dict],
                                max_dets: int = MAX_DETS_PER_IMAGE) -> List[dict]:
-    """Keep the ``max_dets`` highest-scoring detections of each image (LVIS's rule; a stable
-    sort, so ties keep their order as in ``lvis.LVISResults``)."""
-    per_image: Dict[int, List[dict]] = defaultdict(list)
-    for det in detections:
-        per_image[det['image_id']].append(det)
-    kept = []
-    for dets in per_image.values():
-        if len(dets) > max_dets:
-            dets = sorted(dets, key=lambda d: d['score'], reverse=True)[:max_dets]
-        kept.extend(dets)
-    return kept
+    """Keep the ``max_dets`` highest-scoring detections of each image (LVIS's rule; equal
+    scores keep their order, as the stable sort of ``lvis.LVISResults`` does), in input order."""
+    n = len(detections)
+    if n == 0:
+        return []
+    img = np.fromiter((d['image_id'] for d in detections), np.int64, n)
+    score = np.fromiter((d['score'] for d in detections), np.float64, n)
+    order = np.lexsort((-score, img))  # by image, then decreasing score; stable
+    sorted_img = img[order]
+    starts = np.flatnonzero(np.r_[True, sorted_img[1:] != sorted_img[:-1]])
+    rank = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+    keep = np.sort(order[rank < max_dets])
+    if keep.size == n:
+        return list(detections)
+    return [detections[i] for i in keep.tolist()]
 
 
 def load_ground_truth(ann_file: str, backend: str):
@@ -84,43 +87,52 @@ def check_backend(backend: str) -> None:
 
 
 def evaluate(gt, detections: List[dict], iou_type: str, img_ids: Sequence[int], backend: str,
-             print_fn: Callable[[str], None] = print) -> LVISEvaluation:
+             print_fn: Callable[[str], None] = print,
+             max_dets: int = MAX_DETS_PER_IMAGE) -> LVISEvaluation:
     """Evaluate ``detections`` (LVIS/COCO result dicts) of ``iou_type`` ('bbox' or 'segm').
 
-    ``print_fn`` receives faster-coco-eval's summary table; the ``lvis`` backend prints its own
-    to stdout.
+    ``max_dets`` is the per-image cap (LVIS: 300); ``-1`` evaluates every detection, as
+    AP-Fixed does (its budget is per class, see ``fixed_ap.py``). The AR statistics keep their
+    ``AR@300`` names whatever the cap. ``print_fn`` receives faster-coco-eval's summary table;
+    the ``lvis`` backend prints its own to stdout.
     """
     check_backend(backend)
     if iou_type not in ('bbox', 'segm'):
         raise ValueError(f"iou_type must be 'bbox' or 'segm', got {iou_type!r}.")
     if backend == 'lvis':
-        return _evaluate_lvis(gt, detections, iou_type, img_ids)
-    return _evaluate_faster(gt, detections, iou_type, img_ids, print_fn)
+        return _evaluate_lvis(gt, detections, iou_type, img_ids, max_dets)
+    return _evaluate_faster(gt, detections, iou_type, img_ids, print_fn, max_dets)
 
 
-def _evaluate_lvis(gt, detections, iou_type, img_ids) -> LVISEvaluation:
+def _evaluate_lvis(gt, detections, iou_type, img_ids, max_dets) -> LVISEvaluation:
     from lvis import LVISEval, LVISResults
 
     from ..compat import lvis_numpy
     lvis_numpy.apply()
-    results = LVISResults(gt, detections, max_dets=MAX_DETS_PER_IMAGE)
+    results = LVISResults(gt, detections, max_dets=max_dets)
     lvis_eval = LVISEval(gt, results, iou_type)
     lvis_eval.params.img_ids = list(img_ids)
+    lvis_eval.params.max_dets = max_dets
     lvis_eval.evaluate()
     lvis_eval.accumulate()
     lvis_eval.summarize()
     lvis_eval.print_results()  # to stdout, as mmdet's LVISMetric does
-    stats = {k: float(v) for k, v in lvis_eval.get_results().items()}
+    stats = {k.replace(f'@{max_dets}', f'@{MAX_DETS_PER_IMAGE}'): float(v)
+             for k, v in lvis_eval.get_results().items()}
     return LVISEvaluation(stats=stats, precision=lvis_eval.eval['precision'],
                           cat_ids=list(lvis_eval.params.cat_ids))
 
 
-def _evaluate_faster(gt, detections, iou_type, img_ids, print_fn) -> LVISEvaluation:
-    from faster_coco_eval import COCOeval_faster
+def _evaluate_faster(gt, detections, iou_type, img_ids, print_fn, max_dets) -> LVISEvaluation:
+    from .faster_eval import SparseCOCOeval
+    from .result_records import drop_unlabelled, load_results_faster
 
-    results = gt.loadRes(limit_detections_per_image(detections))
-    evaluator = COCOeval_faster(gt, results, iou_type, lvis_style=True, print_function=print_fn)
-    evaluator.params.maxDets = [MAX_DETS_PER_IMAGE]
+    if max_dets > 0:
+        detections = limit_detections_per_image(detections, max_dets)
+    results = load_results_faster(gt, drop_unlabelled(gt, detections))
+    evaluator = SparseCOCOeval(gt, results, iou_type, lvis_style=True, print_function=print_fn)
+    # faster-coco-eval caps each (image, category) cell at maxDets: no cap is "all of them"
+    evaluator.params.maxDets = [max_dets if max_dets > 0 else max(1, len(detections))]
     evaluator.params.imgIds = list(img_ids)
     evaluator.evaluate()
     evaluator.accumulate()

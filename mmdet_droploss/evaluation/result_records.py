@@ -1,0 +1,121 @@
+"""From the metric's per-image records to LVIS result dicts and evaluator inputs, vectorised.
+
+mmdet's ``results2json`` builds each result dict from numpy scalars one at a time and writes
+them with the pure-Python JSON encoder, then the metric read the file back and the evaluator's
+``loadRes`` walked every dict again (adding a box polygon to each). At LVIS scale (6 million
+detections) that Python dominated the evaluation. Here the arrays of all images are
+concatenated once, boxes converted to (x, y, w, h) and categories mapped in numpy, and the
+dicts built from plain lists; files are written with the C JSON encoder. The dicts are exactly
+mmdet's: ``image_id``, ``bbox``, ``score``, ``category_id`` (+ ``segmentation`` for segm, whose
+score is ``mask_scores`` when the model gives them), the same float values.
+"""
+from __future__ import annotations
+
+import copy
+import json
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+
+def _concat(records: Sequence[dict], key: str, dtype, width: int = 0) -> np.ndarray:
+    parts = [np.asarray(r[key], dtype=dtype) for r in records]
+    if not parts:
+        return np.zeros((0, width) if width else 0, dtype)
+    return np.concatenate(parts)
+
+
+def records_to_detections(records: Sequence[dict], cat_ids: Sequence[int],
+                          iou_type: str) -> List[dict]:
+    """LVIS result dicts of ``iou_type`` for records with ``img_id``, ``bboxes`` (x1, y1, x2,
+    y2), ``scores``, ``labels`` and, for segm, ``masks`` (RLE) and optional ``mask_scores``."""
+    records = [r for r in records if len(r['labels'])]
+    if iou_type == 'segm':
+        records = [r for r in records if 'masks' in r]
+    counts = [len(r['labels']) for r in records]
+    img = np.repeat([r['img_id'] for r in records], counts).tolist() if records else []
+    cat = np.asarray(cat_ids, dtype=np.int64)[_concat(records, 'labels', np.int64)].tolist()
+    boxes = _concat(records, 'bboxes', np.float64, 4).reshape(-1, 4)
+    boxes[:, 2:] -= boxes[:, :2]
+    boxes = boxes.tolist()
+    if iou_type == 'bbox':
+        scores = _concat(records, 'scores', np.float32).tolist()
+        return [dict(image_id=i, bbox=b, score=s, category_id=c)
+                for i, b, s, c in zip(img, boxes, scores, cat)]
+    scores = np.concatenate([np.asarray(r.get('mask_scores', r['scores']), np.float32)
+                             for r in records]).tolist() if records else []
+    masks = [m for r in records for m in r['masks']]
+    for m in masks:
+        if isinstance(m['counts'], bytes):
+            m['counts'] = m['counts'].decode()
+    return [dict(image_id=i, bbox=b, score=s, category_id=c, segmentation=m)
+            for i, b, s, c, m in zip(img, boxes, scores, cat, masks)]
+
+
+def write_results(detections: List[dict], path: str) -> None:
+    """A results file, as mmdet writes it (C encoder: ``json.dump`` to a file is pure Python)."""
+    with open(path, 'w') as f:
+        f.write(json.dumps(detections))
+
+
+def drop_unlabelled(gt, detections: List[dict]) -> List[dict]:
+    """The detections whose category is positive or negative in their image: LVIS evaluates
+    no other (federated rule). Apply it after the per-image cap, as LVIS does; the evaluators
+    drop the rest themselves, but only after converting every mask and indexing every dict."""
+    if not detections:
+        return detections
+    keys = getattr(gt, '_labelled_pair_keys', None)
+    if keys is None:
+        stride = max(gt.getCatIds()) + 1
+        anns = gt.dataset['annotations']
+        pos = [a['image_id'] * stride + a['category_id'] for a in anns]
+        neg = [img['id'] * stride + c for img in gt.dataset['images']
+               for c in img.get('neg_category_ids', ())]
+        keys = (stride, np.unique(np.asarray(pos + neg, dtype=np.int64)))
+        gt._labelled_pair_keys = keys
+    stride, labelled = keys
+    n = len(detections)
+    det_keys = (np.fromiter((d['image_id'] for d in detections), np.int64, n) * stride +
+                np.fromiter((d['category_id'] for d in detections), np.int64, n))
+    keep = np.isin(det_keys, labelled)
+    if keep.all():
+        return detections
+    return [detections[i] for i in np.flatnonzero(keep).tolist()]
+
+
+def load_results_faster(gt, detections: List[dict]):
+    """faster-coco-eval's ``gt.loadRes(detections)``, less the Python per detection: the same
+    ``area`` (box area whenever a result has a box, as ``loadRes`` does, else the mask's),
+    ``id`` and ``iscrowd``, and no box polygon (bbox evaluation does not read it)."""
+    from faster_coco_eval import COCO
+    from faster_coco_eval.core import mask as mask_utils  # pycocotools' fails on > 255 RLEs
+
+    res = COCO()
+    res.dataset['info'] = copy.deepcopy(gt.dataset.get('info', {}))
+    res.dataset['images'] = list(gt.dataset['images'])
+    res.dataset['categories'] = copy.deepcopy(gt.dataset['categories'])
+    if detections:
+        img_ids = np.fromiter((d['image_id'] for d in detections), np.int64, len(detections))
+        unknown = np.setdiff1d(img_ids, np.asarray(gt.getImgIds(), np.int64))
+        if unknown.size:
+            raise ValueError(f'Results for images {unknown[:5].tolist()} that are not in the '
+                             'ground truth: evaluate against the annotation file of the split '
+                             'that was tested.')
+        if 'bbox' in detections[0]:
+            boxes = np.asarray([d['bbox'] for d in detections], dtype=np.float64)
+            areas = (boxes[:, 2] * boxes[:, 3]).tolist()
+        else:
+            rles = [d['segmentation'] for d in detections]
+            areas = mask_utils.area(rles).tolist()
+            for d, box in zip(detections, mask_utils.toBbox(rles).tolist()):
+                d['bbox'] = box
+        for i, (d, area) in enumerate(zip(detections, areas), 1):
+            d['area'] = area
+            d['id'] = i
+            d['iscrowd'] = 0
+    res.dataset['annotations'] = detections
+    res.createIndex()
+    return res
+
+
+__all__ = ['drop_unlabelled', 'load_results_faster', 'records_to_detections', 'write_results']
