@@ -93,6 +93,7 @@ def test_report_table_rows_follow_methods_with_mean_and_std(tmp_path):
     std = math.sqrt(((0.10 - 0.12) ** 2 + (0.14 - 0.12) ** 2) / 1) * 100
     assert apr_bce == f'{12.0:.1f} ± {std:.1f}'
     assert rows[1].split('|')[4].strip() == '20.0'
+    assert 'AP_fixed' not in text  # no run has AP-Fixed: its optional columns stay out
     assert '3 of 4 runs finished, 6.0 min of runs in all, 1.0-3.0 min each' in text
     assert 'This invocation: 20.6 min' in text
     assert (tmp_path / 'bench' / 'pareto.png').stat().st_size > 0
@@ -113,6 +114,9 @@ def test_quick_benchmark_pipeline(tmp_path):
     report = (out / 'report.md').read_text()
     for label in (v[1] for v in METHODS.values()):
         assert f'| {label} | 1 |' in report
+    # every final model was tested again for AP-Fixed, whose columns join the table
+    assert '| AR | AP_fixed | APr_fixed |' in report
+    assert 'AP-Fixed (K = 2 per category)' in proc.stdout  # 10,000 x 40 / 19,809 images
     assert 'Benchmark finished in' in proc.stdout and 'ETA' in proc.stdout
     # every precondition was measured on the BCE run (pass or not: 20 iterations mean nothing)
     table = report.split('## Preconditions')[1].split('## Results')[0]

@@ -18,10 +18,14 @@ import re
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-# Columns of the paper's tables: mask AP, its groups, box AP and mask AR.
+# Columns of the paper's tables: mask AP, its groups, box AP and mask AR; then mask AP-Fixed
+# (Dave et al. 2021) and its rare group, shown only where some run has them
+# (FastLVISMetric(fixed_ap=K)).
 COLUMNS: Tuple[Tuple[str, str], ...] = (
     ('AP', 'lvis/segm_AP'), ('APr', 'lvis/segm_APr'), ('APc', 'lvis/segm_APc'),
-    ('APf', 'lvis/segm_APf'), ('AP_bbox', 'lvis/bbox_AP'), ('AR', 'lvis/segm_AR'))
+    ('APf', 'lvis/segm_APf'), ('AP_bbox', 'lvis/bbox_AP'), ('AR', 'lvis/segm_AR'),
+    ('AP_fixed', 'lvis/segm_AP_fixed'), ('APr_fixed', 'lvis/segm_APr_fixed'))
+OPTIONAL_COLUMNS = ('AP_fixed', 'APr_fixed')
 _TIMESTAMP = re.compile(r'\d{8}_\d{6}$')
 
 
@@ -96,6 +100,12 @@ def collect(work_dirs: Sequence[str]) -> List[ConfigResult]:
     return results
 
 
+def table_columns(results: Sequence[ConfigResult]) -> List[str]:
+    """The columns to show: all of the paper's, the optional ones where some run has them."""
+    return [c for c, _ in COLUMNS
+            if c not in OPTIONAL_COLUMNS or any(c in r.mean for r in results)]
+
+
 def _cell(result: ConfigResult, column: str, scale: float) -> str:
     if column not in result.mean:
         return '-'
@@ -107,10 +117,11 @@ def _cell(result: ConfigResult, column: str, scale: float) -> str:
 def markdown_table(results: Sequence[ConfigResult], percent: bool = True) -> str:
     """The paper-style table: mean ± std over runs (in %) per config."""
     scale = 100.0 if percent else 1.0
-    header = ['config', 'runs'] + [c for c, _ in COLUMNS]
+    columns = table_columns(results)
+    header = ['config', 'runs'] + columns
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     for r in results:
-        cells = [r.config, str(len(r.runs))] + [_cell(r, c, scale) for c, _ in COLUMNS]
+        cells = [r.config, str(len(r.runs))] + [_cell(r, c, scale) for c in columns]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
@@ -119,11 +130,12 @@ def csv_table(results: Sequence[ConfigResult]) -> str:
     """Mean and std (fractions, not %) of every column per config, as CSV text."""
     out = io.StringIO()
     writer = csv.writer(out)
+    columns = table_columns(results)
     writer.writerow(['config', 'runs'] +
-                    [f'{c}_{stat}' for c, _ in COLUMNS for stat in ('mean', 'std')])
+                    [f'{c}_{stat}' for c in columns for stat in ('mean', 'std')])
     for r in results:
         row: List[object] = [r.config, len(r.runs)]
-        for column, _ in COLUMNS:
+        for column in columns:
             row += ([f'{r.mean[column]:.6f}', f'{r.std[column]:.6f}'] if column in r.mean
                     else ['', ''])
         writer.writerow(row)
