@@ -129,8 +129,12 @@ def test_extreme_and_low_precision_logits(frequency_file):
     loss = module(x, torch.tensor([4, 0]))
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(x.grad).all()
-    # a confident wrong positive: loss alpha * 100, gradient -alpha / N
-    assert x.grad[1, 0].item() == pytest.approx(0.0)  # 100 on its own class: nothing to learn
+    # row 1 is class 0 at logit 100: nothing left to learn there; a confident negative at 100
+    # gets the full (1 - alpha) * p^gamma * p / N: frequent class 2 here, and on the background
+    # row 0 tail class 1 (BEQL keeps a confident background term: weight 1) and class 3
+    assert x.grad[1, 0].item() == pytest.approx(0.0)
+    for i, j in ((1, 2), (0, 1), (0, 3)):
+        assert x.grad[i, j].item() == pytest.approx(0.75 / 2)
     for dtype in (torch.float16, torch.bfloat16):
         logits, labels, _ = batch(12, 4, num_classes=4)
         low = logits.to(dtype).requires_grad_(True)
