@@ -125,7 +125,8 @@ def test_train_step_and_predict(name, loss_name, tmp_path, frequency_file):
     loss_module = model.bbox_head.loss_cls
     for layer in classifiers(name, model):  # C sigmoid outputs per anchor, no background
         out = layer.out_features if hasattr(layer, 'out_features') else layer.out_channels
-        assert out % NUM_CLASSES == 0 and out // NUM_CLASSES == getattr(model.bbox_head, 'num_base_priors', 1)
+        priors = getattr(model.bbox_head, 'num_base_priors', 1)
+        assert out == priors * NUM_CLASSES
 
     # record every loss call of one step: labels, label weights and the weights used
     calls = []

@@ -78,8 +78,8 @@ def weighted_sigmoid_bce(cls_score: Tensor,
         targets = sigmoid_targets(labels, cls_score.size(-1)).float()
         loss = F.binary_cross_entropy_with_logits(cls_score.float(), targets, reduction='none')
         return loss * weights * row_weights(cls_score, label_weights).unsqueeze(1)
-    return _WeightedSigmoidBCESum.apply(cls_score, labels, weights,
-                                        row_weights(cls_score, label_weights, reduction, avg_factor))
+    rows = row_weights(cls_score, label_weights, reduction, avg_factor)
+    return _WeightedSigmoidBCESum.apply(cls_score, labels, weights, rows)
 
 
 def row_weights(cls_score: Tensor,
