@@ -77,3 +77,34 @@ def weighted_grad(logits: Matrix, labels: Sequence[int], weights: Matrix, normal
             row.append(weights[i][j] * (p - (1 if g == j else 0)) / normaliser)
         out.append(row)
     return out
+
+
+def focal(x: float, y: int, gamma: float, alpha: float) -> float:
+    """Sigmoid focal loss (Lin et al. 2017) of one logit, straight from its definition."""
+    p = 1 / (1 + math.exp(-x))
+    if y == 1:
+        return -alpha * (1 - p) ** gamma * math.log(p)
+    return -(1 - alpha) * p ** gamma * math.log(1 - p)
+
+
+def focal_derivative(x: float, y: int, gamma: float, alpha: float) -> float:
+    """d focal / dx by the chain rule through p = sigmoid(x), dp/dx = p (1 - p)."""
+    p = 1 / (1 + math.exp(-x))
+    if y == 1:  # -alpha [ -gamma (1-p)^(gamma-1) log p + (1-p)^gamma / p ] p (1-p)
+        return -alpha * (-gamma * (1 - p) ** gamma * p * math.log(p) + (1 - p) ** (gamma + 1))
+    # -(1-alpha) [ gamma p^(gamma-1) log(1-p) - p^gamma / (1-p) ] p (1-p)
+    return -(1 - alpha) * (gamma * p ** gamma * (1 - p) * math.log(1 - p) - p ** (gamma + 1))
+
+
+def weighted_focal(logits: Matrix, labels: Sequence[int], weights: Matrix, row: Sequence[float],
+                   gamma: float, alpha: float) -> float:
+    """sum_i row_i sum_j w_ij focal(x_ij, y_ij); ``row`` = label_weight_i / normaliser."""
+    return sum(row[i] * weights[i][j] * focal(x, 1 if g == j else 0, gamma, alpha)
+               for i, g in enumerate(labels) for j, x in enumerate(logits[i]))
+
+
+def weighted_focal_grad(logits: Matrix, labels: Sequence[int], weights: Matrix,
+                        row: Sequence[float], gamma: float, alpha: float) -> Matrix:
+    """The gradient of :func:`weighted_focal` for constant weights."""
+    return [[row[i] * weights[i][j] * focal_derivative(x, 1 if g == j else 0, gamma, alpha)
+             for j, x in enumerate(logits[i])] for i, g in enumerate(labels)]

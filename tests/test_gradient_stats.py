@@ -185,3 +185,17 @@ def test_every_stage_of_a_cascade_is_recorded_and_logged(tmp_path, batch):
 def test_interval_is_validated():
     with pytest.raises(ValueError, match='interval'):
         GradientStatsHook(interval=0)
+
+
+def test_focal_base_loss_is_not_measured(tmp_path):
+    """The sums assume BCE's gradient: a head whose loss runs on the focal base is skipped."""
+    from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
+    path = write_frequency_file(tmp_path / 'freq.json', GROUP_LETTERS)
+    model = torch.nn.Module()
+    model.roi_head = torch.nn.Module()
+    model.roi_head.bbox_head = Shared2FCBBoxHead(
+        in_channels=4, fc_out_channels=8, roi_feat_size=1, num_classes=6,
+        loss_cls=dict(type='EQL', num_classes=6, categories=path, base_loss='focal'))
+    hook = GradientStatsHook(interval=1)
+    hook.before_train(fake_runner(model, tmp_path, 'gradient_stats_focal'))
+    assert not hook._handles and not model.roi_head.bbox_head.loss_cls.keep_weights

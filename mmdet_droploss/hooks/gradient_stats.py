@@ -104,6 +104,10 @@ class GradientStatsHook(Hook):
                           'softmax logits; only C-logit sigmoid heads are measured.',
                           logger='current')
                 continue
+            if getattr(loss, 'base_loss', 'bce') != 'bce':  # the sums assume BCE's gradient
+                print_log(f'GradientStatsHook: {name} uses base_loss={loss.base_loss!r}; only the '
+                          'BCE base loss is measured.', logger='current')
+                continue
             if hasattr(loss, 'keep_weights'):
                 loss.keep_weights = True
             self._handles.append(loss.register_forward_hook(self._recorder(name),

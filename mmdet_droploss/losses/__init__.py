@@ -4,11 +4,14 @@ from .drop_loss import (DropLoss, drop_background_weights, drop_keep_probability
                         fixed_keep_probability)
 from .eql import EQL
 from .tail_weighted_loss import TailWeightedSigmoidLoss, foreground_weights
+from .head_support import head_family
 from .weighted_bce import sigmoid_targets, weighted_sigmoid_bce
+from .weighted_focal import sigmoid_focal_terms, weighted_sigmoid_focal
 from .weighted_sigmoid_loss import WeightedSigmoidLoss
 
 __all__ = [
     'BEQL', 'DropLoss', 'EQL', 'TailWeightedSigmoidLoss', 'beql_background_weights',
     'drop_background_weights', 'drop_keep_probability', 'fixed_keep_probability',
-    'WeightedSigmoidLoss', 'foreground_weights', 'sigmoid_targets', 'weighted_sigmoid_bce'
+    'WeightedSigmoidLoss', 'foreground_weights', 'sigmoid_targets', 'weighted_sigmoid_bce',
+    'head_family', 'sigmoid_focal_terms', 'weighted_sigmoid_focal'
 ]

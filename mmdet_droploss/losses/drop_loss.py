@@ -16,8 +16,10 @@ def drop_keep_probability(labels: Tensor,
                           sync_counts: bool = False) -> Tensor:
     """Per-class probability ``mu_j`` that a background proposal keeps its loss term (eq. (6)-(7)).
 
-    The ratios are counted over the foreground proposals of this call (sampled RoIs, not
-    ground-truth instances; proposals with a zero label weight do not count):
+    The ratios are counted over the foreground samples of this call, not ground-truth
+    instances: sampled RoIs on RoI heads, anchors or points on dense heads (one call per FPN
+    level on RetinaNet and ATSS, all levels on FCOS), matched queries on DETR-style heads (one
+    call per decoder layer); samples with a zero label weight (ignored anchors) do not count:
     ``r = n_tail / n_fg`` for tail classes. Frequent classes keep weight 1, as in the authors'
     released code (the default), or, with ``drop_frequent=True``, are kept with probability
     ``n_frequent / n_fg`` as in the paper's eq. (7). Without foreground proposals nothing is

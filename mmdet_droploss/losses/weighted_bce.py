@@ -8,7 +8,7 @@ with C foreground logits per proposal (no background logit), ``y_ij = 1`` iff pr
 labelled j (a background proposal, label C, has an all-zero target row) and constant weights
 ``w_ij`` that each loss defines. Only the weights differ, so only they live in the loss modules.
 """
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 import torch.nn.functional as F
@@ -74,18 +74,29 @@ def weighted_sigmoid_bce(cls_score: Tensor,
             (a per-proposal mean, like the paper, not a mean over the N * C terms).
         avg_factor: the normaliser for ``reduction='mean'``.
     """
-    if label_weights is None:
-        label_weights = cls_score.new_ones(cls_score.size(0), dtype=torch.float32)
-    label_weights = label_weights.float()
     if reduction == 'none':
         targets = sigmoid_targets(labels, cls_score.size(-1)).float()
         loss = F.binary_cross_entropy_with_logits(cls_score.float(), targets, reduction='none')
-        return loss * weights * label_weights.unsqueeze(1)
+        return loss * weights * row_weights(cls_score, label_weights).unsqueeze(1)
+    rows = row_weights(cls_score, label_weights, reduction, avg_factor)
+    return _WeightedSigmoidBCESum.apply(cls_score, labels, weights, rows)
+
+
+def row_weights(cls_score: Tensor,
+                label_weights: Optional[Tensor] = None,
+                reduction: str = 'none',
+                avg_factor: Optional[Union[float, Tensor]] = None) -> Tensor:
+    """The (N,) float32 factor each row's loss is multiplied by before summing: mmdet's
+    ``label_weights`` (ones if not given), divided for ``reduction='mean'`` by ``avg_factor``
+    (or by N without it) with the same ``eps`` as mmdet's ``weight_reduce_loss``. A tensor
+    ``avg_factor`` (dense and DETR heads pass one) stays on the device: no host sync."""
+    if label_weights is None:
+        label_weights = cls_score.new_ones(cls_score.size(0), dtype=torch.float32)
+    label_weights = label_weights.float()
     if reduction == 'mean':
         if avg_factor is None:
             avg_factor = max(cls_score.size(0), 1)
-        # the same normaliser as mmdet's weight_reduce_loss
-        label_weights = label_weights / (avg_factor + torch.finfo(torch.float32).eps)
-    elif avg_factor is not None:
+        return label_weights / (avg_factor + torch.finfo(torch.float32).eps)
+    if avg_factor is not None and reduction == 'sum':
         raise ValueError('avg_factor can not be used with reduction="sum"')
-    return _WeightedSigmoidBCESum.apply(cls_score, labels, weights, label_weights)
+    return label_weights

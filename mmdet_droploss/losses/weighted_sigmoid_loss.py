@@ -4,25 +4,33 @@ A loss in this package is
 
     L = 1/N * sum_i sum_j  w_ij * l(x_ij, y_ij)        (paper, eq. (1), (3), (5))
 
-over C foreground logits per sample (no background logit): ``l`` is the per-element base loss
-(:func:`weighted_sigmoid_bce`) and ``w_ij`` constant weights that each loss defines in
-:meth:`WeightedSigmoidLoss.weights`. This class holds what they all share: the category
-metadata, the mmdet loss interface (``label_weights``, ``avg_factor``, ``reduction_override``),
-input checks with errors that name the fix, and the custom-classifier hooks that mmdet's
-``BBoxHead`` asks a loss for (C classifier outputs through ``get_cls_channels``, sigmoid scores
-with a zero background column through ``get_activation``, foreground-aware accuracies through
-``get_accuracy``), as mmdet's Seesaw loss does.
+over C foreground logits per sample (no background logit): ``l`` is the per-element base loss,
+sigmoid BCE (:func:`weighted_sigmoid_bce`, the paper's, for RoI heads) or the sigmoid focal loss
+(:func:`weighted_sigmoid_focal`, the own loss of dense and DETR-style heads), and ``w_ij``
+constant weights that each loss defines in :meth:`WeightedSigmoidLoss.weights`. This class holds
+what they all share: the category metadata, the base loss, the mmdet loss interface
+(``label_weights``, ``avg_factor``, ``reduction_override``), input checks with errors that name
+the fix, the build-time check of the head (:mod:`.head_support`), and the custom-classifier
+hooks that mmdet's ``BBoxHead`` asks a loss for (C classifier outputs through
+``get_cls_channels``, sigmoid scores with a zero background column through ``get_activation``,
+foreground-aware accuracies through ``get_accuracy``), as mmdet's Seesaw loss does.
 """
 from abc import ABCMeta, abstractmethod
-from typing import Dict, Optional
+from typing import Dict, Optional, Union
 
 import torch
 from torch import Tensor, nn
 
 from ..categories import load_categories
+from .head_support import building_module, head_family
 from .weighted_bce import weighted_sigmoid_bce
+from .weighted_focal import weighted_sigmoid_focal
 
 REDUCTIONS = ('none', 'mean', 'sum')
+BASE_LOSSES = ('bce', 'focal')
+#: keys a softmax loss_cls leaves behind when a config swaps in one of these losses without
+#: ``_delete_=True`` (mmdet's CrossEntropyLoss, and DETRHead's class weights)
+_SOFTMAX_KEYS = ('class_weight', 'bg_cls_weight', 'ignore_index', 'avg_non_ignore', 'use_mask')
 
 
 class WeightedSigmoidLoss(nn.Module, metaclass=ABCMeta):
@@ -35,7 +43,18 @@ class WeightedSigmoidLoss(nn.Module, metaclass=ABCMeta):
             (:func:`mmdet_droploss.categories.load_categories`).
         reduction: ``'none'``, ``'mean'`` or ``'sum'``.
         loss_weight: multiplier of the loss.
+        base_loss: the per-element loss the weights multiply: ``'bce'`` (sigmoid BCE, the
+            paper's) or ``'focal'`` (sigmoid focal loss). ``None`` (default): the head's own,
+            i.e. ``'focal'`` when ``gamma`` or ``alpha`` is given or the loss is built by a
+            dense or DETR-style head, ``'bce'`` otherwise (RoI heads, or built on its own).
+        gamma: the focal loss's focusing parameter (>= 0); 2.0 when not given.
+        alpha: the focal loss's weight of positive terms (in [0, 1]); 0.25 when not given.
+        use_sigmoid: must be True (accepted because mmdet's dense heads read it from the
+            loss_cls config to size their classifier: C sigmoid outputs).
     """
+
+    #: DETR-style heads read it from the built loss, dense heads from its config
+    use_sigmoid = True
 
     #: mmdet's BBoxHead asks the loss for the classifier width, the score activation and the
     #: accuracy through these flags (see ``BBoxHead.custom_cls_channels`` and friends).
@@ -47,9 +66,15 @@ class WeightedSigmoidLoss(nn.Module, metaclass=ABCMeta):
                  num_classes: int,
                  categories: str = 'lvis_v0.5',
                  reduction: str = 'mean',
-                 loss_weight: float = 1.0) -> None:
+                 loss_weight: float = 1.0,
+                 base_loss: Optional[str] = None,
+                 gamma: Optional[float] = None,
+                 alpha: Optional[float] = None,
+                 use_sigmoid: bool = True,
+                 **unexpected) -> None:
         super().__init__()
         name = type(self).__name__
+        _check_arguments(name, use_sigmoid, unexpected)
         if reduction not in REDUCTIONS:
             raise ValueError(f'{name}: reduction must be one of {REDUCTIONS}, got {reduction!r}.')
         info = load_categories(categories)
@@ -66,6 +91,15 @@ class WeightedSigmoidLoss(nn.Module, metaclass=ABCMeta):
         self.category_ids = tuple(int(i) for i in info.ids)
         self.reduction = reduction
         self.loss_weight = loss_weight
+        #: the family of the head that built this loss: 'roi', 'dense', 'detr' or None (built on
+        #: its own); a head that cannot take the loss has raised already
+        self.head_family = head_family(building_module(self), self)
+        if self.head_family in ('dense', 'detr'):
+            # These heads size the classifier, score and log accuracy themselves; BBoxHead's
+            # hooks would give them a background column (dense heads look at them too).
+            self.custom_cls_channels = self.custom_activation = self.custom_accuracy = False
+        self.base_loss, self.gamma, self.alpha = _base_loss(name, base_loss, gamma, alpha,
+                                                            self.head_family)
         self.register_buffer('group_index', info.group_index(), persistent=False)
         # Analysis hooks set this to read back the weights of the last call.
         self.keep_weights = False
@@ -83,16 +117,17 @@ class WeightedSigmoidLoss(nn.Module, metaclass=ABCMeta):
                 cls_score: Tensor,
                 labels: Tensor,
                 label_weights: Optional[Tensor] = None,
-                avg_factor: Optional[float] = None,
+                avg_factor: Optional[Union[float, Tensor]] = None,
                 reduction_override: Optional[str] = None) -> Tensor:
-        """Loss of one RoI-head call.
+        """Loss of one head call.
 
         Args:
-            cls_score: (N, C) logits.
+            cls_score: (N, C) logits (of RoIs, anchors or points, or queries).
             labels: (N,) labels in ``[0, C]``, ``C`` = background.
-            label_weights: optional (N,) proposal weights (mmdet's RoI heads pass them).
-            avg_factor: normaliser of ``'mean'``; mmdet's RoI heads pass the number of sampled
-                proposals, i.e. the paper's ``1/N``.
+            label_weights: optional (N,) sample weights (mmdet's heads pass them; 0 = ignored).
+            avg_factor: normaliser of ``'mean'``, as the head passes it: the number of sampled
+                proposals on RoI heads (the paper's ``1/N``), of positive anchors or points on
+                dense heads, DETR's ``cls_avg_factor`` (matched queries) on DETR-style heads.
             reduction_override: overrides ``reduction`` for this call.
         """
         reduction = reduction_override or self.reduction
@@ -102,8 +137,13 @@ class WeightedSigmoidLoss(nn.Module, metaclass=ABCMeta):
         weights = self.weights(cls_score, labels, label_weights)
         if self.keep_weights:
             self.last_weights = weights.float()
-        loss = weighted_sigmoid_bce(cls_score, labels, weights, label_weights,
-                                    reduction=reduction, avg_factor=avg_factor)
+        if self.base_loss == 'focal':
+            loss = weighted_sigmoid_focal(cls_score, labels, weights, label_weights,
+                                          reduction=reduction, avg_factor=avg_factor,
+                                          gamma=self.gamma, alpha=self.alpha)
+        else:
+            loss = weighted_sigmoid_bce(cls_score, labels, weights, label_weights,
+                                        reduction=reduction, avg_factor=avg_factor)
         return self.loss_weight * loss
 
     def get_cls_channels(self, num_classes: int) -> int:
@@ -146,7 +186,8 @@ class WeightedSigmoidLoss(nn.Module, metaclass=ABCMeta):
                 f'{type(self).__name__} expects (N, {self.num_classes}) logits (one per class, no '
                 f'background logit) but got shape {tuple(cls_score.shape)}. The classifier must have '
                 f'{self.num_classes} outputs: build it with an mmdet BBoxHead (it asks the loss '
-                'through get_cls_channels) or give your own layer num_classes outputs.')
+                'through get_cls_channels), give a dense head use_sigmoid=True in loss_cls, or '
+                'give your own layer num_classes outputs.')
 
     def _check_inputs(self, cls_score: Tensor, labels: Tensor, label_weights: Optional[Tensor]) -> None:
         self._check_width(cls_score)
@@ -168,5 +209,47 @@ class WeightedSigmoidLoss(nn.Module, metaclass=ABCMeta):
             self._labels_checked = True
 
     def extra_repr(self) -> str:
+        base = (f'focal(gamma={self.gamma}, alpha={self.alpha})' if self.base_loss == 'focal'
+                else 'bce')
         return (f'num_classes={self.num_classes}, categories={self.categories!r}, '
-                f'reduction={self.reduction!r}, loss_weight={self.loss_weight}')
+                f'base_loss={base}, reduction={self.reduction!r}, loss_weight={self.loss_weight}')
+
+
+def _check_arguments(name: str, use_sigmoid: bool, unexpected: dict) -> None:
+    """Clear errors for keys a config carries over from the head's previous loss_cls."""
+    softmax_keys = sorted(key for key in unexpected if key in _SOFTMAX_KEYS)
+    if use_sigmoid is not True or softmax_keys:
+        found = ([f'use_sigmoid={use_sigmoid!r}'] if use_sigmoid is not True else []) + softmax_keys
+        raise ValueError(
+            f'{name} is a sigmoid loss over C logits, but its loss_cls config has '
+            f'{", ".join(found)}: settings of a softmax loss, inherited from the base config? '
+            f"Replace the loss with loss_cls=dict(_delete_=True, type='{name}', ...). A softmax "
+            "head such as DETR's cannot take it; sigmoid heads can (RoI heads, RetinaNet, FCOS, "
+            'ATSS, Deformable DETR, DINO, ...).')
+    if unexpected:
+        raise TypeError(f'{name} got unexpected argument(s) {sorted(unexpected)}. It takes '
+                        'num_classes, categories, tail_groups, tail_threshold, base_loss, gamma, '
+                        'alpha, use_sigmoid, loss_weight, reduction and its own arguments.')
+
+
+def _base_loss(name: str, base_loss: Optional[str], gamma: Optional[float],
+               alpha: Optional[float], family: Optional[str]):
+    """``(base_loss, gamma, alpha)`` resolved and checked (see :class:`WeightedSigmoidLoss`)."""
+    if base_loss is None:
+        focal = gamma is not None or alpha is not None or family in ('dense', 'detr')
+        base_loss = 'focal' if focal else 'bce'
+    if base_loss not in BASE_LOSSES:
+        raise ValueError(f'{name}: base_loss must be one of {BASE_LOSSES}, got {base_loss!r}.')
+    if base_loss == 'bce':
+        if gamma is not None or alpha is not None:
+            raise ValueError(f'{name}: gamma and alpha are focal-loss arguments but '
+                             "base_loss='bce'; drop them or set base_loss='focal'.")
+        return base_loss, None, None
+    gamma = 2.0 if gamma is None else gamma
+    alpha = 0.25 if alpha is None else alpha
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not gamma >= 0:
+        raise ValueError(f'{name}: gamma must be a number >= 0, got {gamma!r} (focal loss: 2.0).')
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
+        raise ValueError(f'{name}: alpha must be a number in [0, 1], got {alpha!r} '
+                         '(focal loss: 0.25).')
+    return base_loss, float(gamma), float(alpha)
