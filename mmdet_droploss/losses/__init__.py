@@ -3,6 +3,8 @@ from .beql import BEQL, beql_background_weights
 from .drop_loss import (DropLoss, drop_background_weights, drop_keep_probability,
                         fixed_keep_probability)
 from .eql import EQL
+from .eqlv2 import EQLv2, eqlv2_class_weights, eqlv2_gradient_sums
+from .federated_loss import FederatedLoss, federated_classes
 from .tail_weighted_loss import TailWeightedSigmoidLoss, foreground_weights
 from .weighted_bce import sigmoid_targets, weighted_sigmoid_bce
 from .weighted_sigmoid_loss import WeightedSigmoidLoss
@@ -10,5 +12,6 @@ from .weighted_sigmoid_loss import WeightedSigmoidLoss
 __all__ = [
     'BEQL', 'DropLoss', 'EQL', 'TailWeightedSigmoidLoss', 'beql_background_weights',
     'drop_background_weights', 'drop_keep_probability', 'fixed_keep_probability',
-    'WeightedSigmoidLoss', 'foreground_weights', 'sigmoid_targets', 'weighted_sigmoid_bce'
+    'WeightedSigmoidLoss', 'foreground_weights', 'sigmoid_targets', 'weighted_sigmoid_bce',
+    'EQLv2', 'eqlv2_class_weights', 'eqlv2_gradient_sums', 'FederatedLoss', 'federated_classes'
 ]
