@@ -57,7 +57,8 @@ class EQLv2Reference:
     def loss_and_grad(self, x, labels, label_weights=None, avg_factor=None, reduction='mean'):
         y, w, p, lw = self._terms(x, labels, label_weights)
         terms = w * lw * -(y * np.log(p) + (1 - y) * np.log(1 - p))
-        norm = 1.0 if reduction != 'mean' else (avg_factor if avg_factor is not None else len(labels))
+        norm = avg_factor if avg_factor is not None else len(labels)
+        norm = norm if reduction == 'mean' else 1.0
         if reduction == 'none':
             return terms, None
         return terms.sum() / norm, w * lw * (p - y) / norm
@@ -212,7 +213,8 @@ def test_statistics_survive_a_checkpoint_save_and_resume(freq, tmp_path):
         assert torch.equal(getattr(resumed.loss_cls, name), getattr(head.loss_cls, name))
     # the resumed loss goes on exactly as the uninterrupted one and the reference
     uninterrupted = EQLv2Reference(C)
-    uninterrupted.pos, uninterrupted.neg, uninterrupted.started = ref.pos.copy(), ref.neg.copy(), True
+    uninterrupted.pos, uninterrupted.neg = ref.pos.copy(), ref.neg.copy()
+    uninterrupted.started = True
     for step in range(3, 5):
         x, labels = batch(step)
         run_step(resumed.loss_cls, ref, x, labels)

@@ -146,7 +146,8 @@ def test_sigmoid_head_hooks_and_errors(counts_file):
     loss = MODELS.build(dict(type='FederatedLoss', num_classes=6, categories=counts_file))
     assert loss.get_cls_channels(6) == 6
     scores = loss.get_activation(torch.zeros(2, 6))
-    assert scores.shape == (2, 7) and torch.all(scores[:, :6] == 0.5) and torch.all(scores[:, 6] == 0)
+    assert scores.shape == (2, 7)
+    assert torch.all(scores[:, :6] == 0.5) and torch.all(scores[:, 6] == 0)
     with pytest.raises(ValueError, match='num_sample_classes must be a positive integer'):
         MODELS.build(dict(type='FederatedLoss', num_classes=6, categories=counts_file,
                           num_sample_classes=0))

@@ -44,8 +44,9 @@ def eqlv2_class_weights(pos_grad: Tensor, neg_grad: Tensor, num_updates: Tensor,
     """Per-channel positive and negative weights ``(q, r)`` of EQLv2, each of shape (C + 1,).
 
     ``r_j = f(g_j) = sigmoid(gamma * (P_j / M_j - mu))`` and ``q_j = 1 + alpha * (1 - r_j)`` for
-    the C classes (the paper's reweighing rule); the objectness channel (last) has ``r = q = 1``; and every weight
-    is 1 while ``num_updates == 0`` (nothing accumulated yet). No host sync.
+    the C classes (the paper's reweighing rule); the objectness channel (last) has
+    ``r = q = 1``; and every weight is 1 while ``num_updates == 0`` (nothing accumulated yet).
+    No host sync.
 
     Args:
         pos_grad: (C,) accumulated positive gradient magnitude ``P``.

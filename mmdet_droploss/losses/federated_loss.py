@@ -54,7 +54,8 @@ def federated_classes(labels: Tensor,
     budget = num_sample_classes - (count[num_classes] > 0).long()
 
     exponential = torch.empty(num_classes, device=device).exponential_(generator=generator)
-    keys = sample_weight.float().log() - exponential.clamp(min=torch.finfo(torch.float32).tiny).log()
+    tiny = torch.finfo(torch.float32).tiny
+    keys = sample_weight.float().log() - exponential.clamp(min=tiny).log()
     keys = torch.where(present, torch.full_like(keys, float('inf')), keys)
     top_keys, order = keys.topk(min(num_sample_classes, num_classes))
     rank = torch.arange(order.numel(), device=device)
