@@ -18,7 +18,11 @@ CONFIGS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / 'configs').rglob('*.p
 PAPER_CONFIGS = [c for c in CONFIGS if not c.startswith('configs/demo/')]
 LOSS_OF_FOLDER = {'baseline': 'CrossEntropyCustomLoss', 'softmax': 'CrossEntropyLoss',
                   'eql': 'EQL', 'beql': 'BEQL', 'droploss': 'DropLoss',
-                  'fixed_ratio': 'DropLoss'}
+                  'fixed_ratio': 'DropLoss', 'eqlv2': 'EQLv2', 'federated': 'FederatedLoss',
+                  'seesaw': 'SeesawLoss'}
+# bias prior of the classifier: the DropLoss paper's 0.001 unless the method's authors use
+# another (None: mmdet's default init, biases 0)
+PRIOR_OF_FOLDER = {'softmax': None, 'seesaw': None, 'eqlv2': None, 'federated': 0.01}
 register_all_modules()
 
 
@@ -65,6 +69,10 @@ def test_the_matrix_of_the_paper_is_covered():
             'beql/mask_rcnn_r50_lvis_b4.py', 'beql/mask_rcnn_r50_lvis_b5.py',
             'droploss/mask_rcnn_r50_lvis_eq7.py'} <= names
     assert sum(n.startswith('fixed_ratio/') for n in names) >= 3
+    for method in ('eqlv2', 'federated', 'seesaw'):  # the baselines of later papers
+        for cfg in ('mask_rcnn_r50_lvis', 'mask_rcnn_r50_lvis_rfs', 'mask_rcnn_r50_lvis_v1',
+                    'mask_rcnn_r50_lvis_v1_rfs'):
+            assert f'{method}/{cfg}.py' in names
 
 
 @pytest.mark.parametrize('config', CONFIGS)
@@ -90,12 +98,16 @@ def test_paper_recipe(config):
         assert head.num_classes == exp['num_classes']
         loss = head.loss_cls
         assert loss.type == exp['loss']
-        if loss.type in ('EQL', 'BEQL', 'DropLoss'):
+        if loss.type in ('EQL', 'BEQL', 'DropLoss', 'EQLv2', 'FederatedLoss'):
             assert loss.num_classes == exp['num_classes']
             assert loss.categories == exp['categories']
             assert loss.get('tail_groups', ('r', 'c')) == ('r', 'c')
         elif loss.type == 'CrossEntropyCustomLoss':
             assert loss.use_sigmoid and loss.num_classes == exp['num_classes']
+        elif loss.type == 'SeesawLoss':  # mmdet's configs/seesaw_loss/ settings
+            assert (loss.p, loss.q, loss.num_classes) == (0.8, 2.0, exp['num_classes'])
+            assert head.cls_predictor_cfg == dict(type='NormedLinear', tempearture=20)
+            assert loss.use_sigmoid is False
         else:
             assert loss.use_sigmoid is False
         for key, value in exp['extra'].items():
@@ -159,8 +171,15 @@ def test_model_builds_on_cpu_with_the_paper_head(config):
                  isinstance(model.roi_head.bbox_head, torch.nn.ModuleList)
                  else [model.roi_head.bbox_head]):
         num_classes = head.num_classes
-        sigmoid = head.loss_cls.__class__.__name__ != 'CrossEntropyLoss'
-        assert head.fc_cls.out_features == (num_classes if sigmoid else num_classes + 1)
+        channels = (head.loss_cls.get_cls_channels(num_classes) if head.custom_cls_channels
+                    else num_classes + 1)
+        assert head.fc_cls.out_features == channels
+        if type(head.loss_cls).__name__ == 'EQLv2':
+            assert channels == num_classes + 1  # C classes and objectness
+        elif type(head.loss_cls).__name__ == 'SeesawLoss':
+            assert channels == num_classes + 2  # C classes, background and objectness
+        elif head.custom_cls_channels:
+            assert channels == num_classes  # C sigmoid logits, no background
         # Mask R-CNN: class-specific regression over every class (the released code skips the
         # last one); Cascade R-CNN regresses class-agnostically, as mmdet and detectron2 do.
         cascade = len(model.roi_head.bbox_head) == 3 if isinstance(
@@ -168,8 +187,11 @@ def test_model_builds_on_cpu_with_the_paper_head(config):
         assert head.reg_class_agnostic == cascade
         assert head.fc_reg.out_features == (4 if cascade else 4 * num_classes)
         head.init_weights()
-        if sigmoid:
-            prior = -math.log((1 - 0.001) / 0.001)
+        folder, stem = Path(config).parent.name, Path(config).stem
+        method = stem.split('_')[3] if folder == 'demo' else folder  # mask_rcnn_tiny_X_demo
+        prior = PRIOR_OF_FOLDER.get(method, 0.001)
+        if prior is not None:
+            prior = -math.log((1 - prior) / prior)
             assert torch.allclose(head.fc_cls.bias, torch.full_like(head.fc_cls.bias, prior))
         else:
             assert torch.count_nonzero(head.fc_cls.bias) == 0

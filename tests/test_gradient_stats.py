@@ -53,7 +53,7 @@ def split_by_autograd(loss, cls_score, labels, label_weights, avg_factor):
     return torch.stack([(grad * m).sum(0) for m in masks])
 
 
-@pytest.mark.parametrize('loss_type', ['DropLoss', 'EQL', 'BEQL'])
+@pytest.mark.parametrize('loss_type', ['DropLoss', 'EQL', 'BEQL', 'FederatedLoss'])
 def test_weighted_sums_equal_the_autograd_gradient_of_the_loss(tmp_path, batch, loss_type):
     cls_score, labels, label_weights = batch
     path = write_frequency_file(tmp_path / 'freq.json', GROUP_LETTERS)

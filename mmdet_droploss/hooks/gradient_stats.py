@@ -39,9 +39,12 @@ from .category_check import leaf_datasets
 
 
 def _uses_c_sigmoid_logits(loss: nn.Module) -> bool:
-    """Our losses and CrossEntropyCustomLoss(use_sigmoid=True) give the head C sigmoid logits."""
-    return bool(getattr(loss, 'custom_cls_channels', False) and
-                getattr(loss, 'use_sigmoid', True))
+    """Our losses and CrossEntropyCustomLoss(use_sigmoid=True) give the head C sigmoid logits;
+    EQLv2 gives C + 1 (an objectness channel), which this measurement does not cover."""
+    if not (getattr(loss, 'custom_cls_channels', False) and getattr(loss, 'use_sigmoid', True)):
+        return False
+    num_classes = getattr(loss, 'num_classes', None)
+    return not isinstance(num_classes, int) or loss.get_cls_channels(num_classes) == num_classes
 
 
 def share_scalars(summaries: Dict[str, dict]) -> Dict[str, float]:
@@ -100,8 +103,9 @@ class GradientStatsHook(Hook):
                 continue
             loss = head.loss_cls
             if not _uses_c_sigmoid_logits(loss):
-                print_log(f'GradientStatsHook: {name} uses {type(loss).__name__} over C + 1 '
-                          'softmax logits; only C-logit sigmoid heads are measured.',
+                print_log(f'GradientStatsHook: {name} uses {type(loss).__name__}, which does not '
+                          'give the head C sigmoid logits; only C-logit sigmoid heads are '
+                          'measured.',
                           logger='current')
                 continue
             if getattr(loss, 'base_loss', 'bce') != 'bce':  # the sums assume BCE's gradient

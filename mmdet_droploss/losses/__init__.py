@@ -3,6 +3,8 @@ from .beql import BEQL, beql_background_weights
 from .drop_loss import (DropLoss, drop_background_weights, drop_keep_probability,
                         fixed_keep_probability)
 from .eql import EQL
+from .eqlv2 import EQLv2, eqlv2_class_weights, eqlv2_gradient_sums
+from .federated_loss import FederatedLoss, federated_classes
 from .tail_weighted_loss import TailWeightedSigmoidLoss, foreground_weights
 from .head_support import head_family
 from .weighted_bce import sigmoid_targets, weighted_sigmoid_bce
@@ -13,5 +15,6 @@ __all__ = [
     'BEQL', 'DropLoss', 'EQL', 'TailWeightedSigmoidLoss', 'beql_background_weights',
     'drop_background_weights', 'drop_keep_probability', 'fixed_keep_probability',
     'WeightedSigmoidLoss', 'foreground_weights', 'sigmoid_targets', 'weighted_sigmoid_bce',
-    'head_family', 'sigmoid_focal_terms', 'weighted_sigmoid_focal'
+    'head_family', 'sigmoid_focal_terms', 'weighted_sigmoid_focal',
+    'EQLv2', 'eqlv2_class_weights', 'eqlv2_gradient_sums', 'FederatedLoss', 'federated_classes'
 ]

@@ -1,0 +1,257 @@
+"""EQLv2 against an independent float64 reference, over consecutive steps (its weights depend
+on the gradients of all previous steps), on 2 processes, and across a checkpoint save / resume."""
+import os
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import nn
+
+from conftest import free_port, write_frequency_file
+from mmdet.registry import MODELS
+
+import mmdet_droploss  # noqa: F401
+
+GROUPS = 'rrcff'  # 5 classes
+C = len(GROUPS)
+
+
+class EQLv2Reference:
+    """EQLv2 written from the paper and the formulas of the authors' code: numpy, float64.
+
+    C + 1 sigmoid channels (the last one objectness, target 1 on background proposals),
+    w = y q + (1 - y) r with r = 1 / (1 + exp(-gamma (P / (M + 1e-10) - mu))), q = 1 + alpha (1 - r)
+    per class, 1 for objectness and everywhere before the first step; P and M accumulate
+    |p - y| * w * label_weight over positives and negatives of each class.
+    """
+
+    def __init__(self, num_classes, gamma=12.0, mu=0.8, alpha=4.0):
+        self.c, self.gamma, self.mu, self.alpha = num_classes, gamma, mu, alpha
+        self.pos = np.zeros(num_classes)
+        self.neg = np.zeros(num_classes)
+        self.started = False
+
+    def class_weights(self):
+        if not self.started:
+            return np.ones(self.c + 1), np.ones(self.c + 1)
+        r = np.empty(self.c + 1)
+        for j in range(self.c):
+            ratio = self.pos[j] / (self.neg[j] + 1e-10)
+            r[j] = 1 / (1 + np.exp(-self.gamma * (ratio - self.mu)))
+        r[self.c] = 1.0
+        return 1 + self.alpha * (1 - r), r
+
+    def _terms(self, x, labels, label_weights):
+        x = np.asarray(x, dtype=np.float64)
+        n = len(labels)
+        y = np.zeros((n, self.c + 1))
+        y[np.arange(n), labels] = 1
+        q, r = self.class_weights()
+        w = y * q + (1 - y) * r
+        p = 1 / (1 + np.exp(-x))
+        lw = np.ones(n) if label_weights is None else np.asarray(label_weights, dtype=np.float64)
+        return y, w, p, lw[:, None]
+
+    def loss_and_grad(self, x, labels, label_weights=None, avg_factor=None, reduction='mean'):
+        y, w, p, lw = self._terms(x, labels, label_weights)
+        terms = w * lw * -(y * np.log(p) + (1 - y) * np.log(1 - p))
+        norm = avg_factor if avg_factor is not None else len(labels)
+        norm = norm if reduction == 'mean' else 1.0
+        if reduction == 'none':
+            return terms, None
+        return terms.sum() / norm, w * lw * (p - y) / norm
+
+    def gradient_sums(self, x, labels, label_weights=None):
+        y, w, p, lw = self._terms(x, labels, label_weights)
+        g = np.abs(p - y) * w * lw
+        return (g * y).sum(0)[:self.c], (g * (1 - y)).sum(0)[:self.c]
+
+    def update(self, *sums):
+        for pos, neg in sums:  # one (pos, neg) per process
+            self.pos += pos
+            self.neg += neg
+        self.started = True
+
+
+def batch(seed, n=24):
+    """Logits and labels where class 0 is common and class 4 never appears; half background."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, C + 1, generator=g) * 2
+    fg = torch.tensor([0, 0, 0, 0, 1, 2, 2, 3] * 2)[torch.randperm(16, generator=g)][:n // 2]
+    labels = torch.cat([fg, torch.full((n - fg.numel(),), C)])
+    return x, labels
+
+
+@pytest.fixture
+def freq(frequency_file):
+    return frequency_file(GROUPS)
+
+
+def build(freq, **kwargs):
+    return MODELS.build(dict(type='EQLv2', num_classes=C, categories=freq, **kwargs))
+
+
+def run_step(loss, ref, x, labels, **kwargs):
+    """One step of the module and of the reference: compare value, gradient, statistics."""
+    x = x.clone().requires_grad_()
+    value = loss(x, labels, **kwargs)
+    value.backward()
+    expected, grad = ref.loss_and_grad(x.detach().numpy(), labels.numpy(),
+                                       kwargs.get('label_weights'), kwargs.get('avg_factor'))
+    ref.update(ref.gradient_sums(x.detach().numpy(), labels.numpy(), kwargs.get('label_weights')))
+    np.testing.assert_allclose(value.item(), expected, rtol=1e-5)
+    np.testing.assert_allclose(x.grad.numpy(), grad, rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(loss.pos_grad.numpy(), ref.pos, rtol=1e-5)
+    np.testing.assert_allclose(loss.neg_grad.numpy(), ref.neg, rtol=1e-5)
+
+
+def test_consecutive_steps_match_the_reference(freq):
+    loss, ref = build(freq), EQLv2Reference(C)
+    for step in range(5):
+        run_step(loss, ref, *batch(step))
+    assert int(loss.num_updates) == 5
+    q, r = ref.class_weights()
+    # the history matters: the unseen class 4 gets (almost) no negative weight and q ~ 1 + alpha
+    assert r[4] < 1e-3 and q[4] > 4.99
+    assert r[C] == 1 and q[C] == 1
+    pos, neg = loss.class_weights()
+    np.testing.assert_allclose(pos.numpy(), q, rtol=1e-5)
+    np.testing.assert_allclose(neg.numpy(), r, rtol=1e-5, atol=1e-9)
+
+
+def test_first_step_has_unit_weights_and_hyperparameters_apply(freq):
+    x, labels = batch(0)
+    loss = build(freq, gamma=6.0, mu=0.5, alpha=2.0)
+    assert torch.equal(loss.weights(x, labels), torch.ones(len(labels), C + 1))
+    ref = EQLv2Reference(C, gamma=6.0, mu=0.5, alpha=2.0)
+    for step in range(3):
+        run_step(loss, ref, *batch(step + 10))
+
+
+def test_label_weights_avg_factor_and_reductions(freq):
+    loss, ref = build(freq), EQLv2Reference(C)
+    run_step(loss, ref, *batch(1))  # non-trivial weights from here on
+    x, labels = batch(2)
+    label_weights = torch.ones(len(labels))
+    label_weights[::3] = 0
+    label_weights[1] = 0.5
+    run_step(loss, ref, x, labels, label_weights=label_weights, avg_factor=17.0)
+    for reduction in ('sum', 'none'):
+        value = loss(x, labels, label_weights, reduction_override=reduction)
+        expected, _ = ref.loss_and_grad(x.numpy(), labels.numpy(), label_weights.numpy(),
+                                        reduction=reduction)
+        ref.update(ref.gradient_sums(x.numpy(), labels.numpy(), label_weights.numpy()))
+        np.testing.assert_allclose(value.detach().numpy(), expected, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(loss.pos_grad.numpy(), ref.pos, rtol=1e-5)
+    np.testing.assert_allclose(loss.neg_grad.numpy(), ref.neg, rtol=1e-5)
+
+
+def test_eval_mode_leaves_the_statistics_alone(freq):
+    loss = build(freq)
+    loss(*batch(0))
+    state = {k: v.clone() for k, v in loss.state_dict().items()}
+    loss.eval()
+    loss(*batch(1))
+    for key, value in loss.state_dict().items():
+        assert torch.equal(value, state[key]), key
+
+
+def test_heads_hooks(freq):
+    loss = build(freq)
+    assert loss.get_cls_channels(C) == C + 1
+    x, labels = batch(3)
+    scores = loss.get_activation(x)
+    p = torch.sigmoid(x)
+    expected = torch.cat([p[:, :C] * (1 - p[:, C:]), p[:, C:]], dim=1)
+    torch.testing.assert_close(scores, expected)
+    acc = loss.get_accuracy(x, labels)
+    predicted = expected.argmax(1)
+    assert acc['acc'].item() == pytest.approx((predicted == labels).float().mean().item() * 100)
+    fg = labels < C
+    top = x[:, :C].argmax(1)
+    assert acc['acc_fg'].item() == pytest.approx(
+        (top[fg] == labels[fg]).float().mean().item() * 100)
+    with pytest.raises(ValueError, match=r'num_classes \+ 1 = 6 outputs'):
+        loss(torch.randn(4, C), torch.zeros(4, dtype=torch.long))
+    with pytest.raises(ValueError, match='bbox head has num_classes=7'):
+        loss.get_cls_channels(7)
+    with pytest.raises(ValueError, match='gamma must be a number'):
+        build(freq, gamma=-1)
+
+
+def test_gradient_stats_hook_leaves_the_objectness_head_out(freq):
+    from mmdet_droploss.hooks.gradient_stats import _uses_c_sigmoid_logits
+    assert not _uses_c_sigmoid_logits(build(freq))
+    assert _uses_c_sigmoid_logits(MODELS.build(dict(type='EQL', num_classes=C, categories=freq)))
+
+
+class Head(nn.Module):
+    """Stands in for a bbox head holding the loss (its buffers land in the checkpoint)."""
+
+    def __init__(self, freq):
+        super().__init__()
+        self.fc_cls = nn.Linear(3, C + 1)
+        self.loss_cls = build(freq)
+
+
+def test_statistics_survive_a_checkpoint_save_and_resume(freq, tmp_path):
+    from mmengine.runner.checkpoint import load_checkpoint, save_checkpoint
+    ref = EQLv2Reference(C)
+    head = Head(freq)
+    for step in range(3):
+        run_step(head.loss_cls, ref, *batch(step))
+    path = str(tmp_path / 'iter_3.pth')
+    save_checkpoint(dict(state_dict=head.state_dict(), meta=dict(iter=3)), path)
+
+    resumed = Head(freq)
+    assert int(resumed.loss_cls.num_updates) == 0
+    load_checkpoint(resumed, path, map_location='cpu', strict=True)
+    assert int(resumed.loss_cls.num_updates) == 3
+    for name in ('pos_grad', 'neg_grad'):
+        assert torch.equal(getattr(resumed.loss_cls, name), getattr(head.loss_cls, name))
+    # the resumed loss goes on exactly as the uninterrupted one and the reference
+    uninterrupted = EQLv2Reference(C)
+    uninterrupted.pos, uninterrupted.neg = ref.pos.copy(), ref.neg.copy()
+    uninterrupted.started = True
+    for step in range(3, 5):
+        x, labels = batch(step)
+        run_step(resumed.loss_cls, ref, x, labels)
+        run_step(head.loss_cls, uninterrupted, x, labels)
+    assert torch.equal(resumed.loss_cls.pos_grad, head.loss_cls.pos_grad)
+
+
+# -- two processes -----------------------------------------------------------------------------
+def _worker(rank: int, port: int, path: str, out_dir: str) -> None:
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    dist.init_process_group('gloo', rank=rank, world_size=2)
+    try:
+        loss = build(path)
+        results = []
+        for step in range(3):
+            x, labels = batch(100 * rank + step)
+            value = loss(x, labels)
+            results.append(dict(loss=value.item(), pos=loss.pos_grad.clone(),
+                                neg=loss.neg_grad.clone()))
+        torch.save(results, os.path.join(out_dir, f'rank{rank}.pt'))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_processes_sum_their_statistics(tmp_path):
+    path = write_frequency_file(tmp_path / 'freq.json', GROUPS)
+    mp.spawn(_worker, args=(free_port(), path, str(tmp_path)), nprocs=2, join=True)
+    results = [torch.load(tmp_path / f'rank{r}.pt') for r in range(2)]
+    ref = EQLv2Reference(C)
+    for step in range(3):
+        sums = []
+        for rank in range(2):
+            x, labels = batch(100 * rank + step)
+            expected, _ = ref.loss_and_grad(x.numpy(), labels.numpy())
+            assert results[rank][step]['loss'] == pytest.approx(expected, rel=1e-5)
+            sums.append(ref.gradient_sums(x.numpy(), labels.numpy()))
+        ref.update(*sums)  # both processes' gradients, before the next step's weights
+        for rank in range(2):
+            np.testing.assert_allclose(results[rank][step]['pos'].numpy(), ref.pos, rtol=1e-5)
+            np.testing.assert_allclose(results[rank][step]['neg'].numpy(), ref.neg, rtol=1e-5)
