@@ -255,3 +255,12 @@ def test_two_processes_sum_their_statistics(tmp_path):
         for rank in range(2):
             np.testing.assert_allclose(results[rank][step]['pos'].numpy(), ref.pos, rtol=1e-5)
             np.testing.assert_allclose(results[rank][step]['neg'].numpy(), ref.neg, rtol=1e-5)
+
+
+def test_refused_outside_roi_heads(freq):
+    """EQLv2 needs BBoxHead's hooks (C + 1 outputs, its own scores): a dense head refuses it
+    when the model is built."""
+    from mmdet.models.dense_heads import RetinaHead
+    with pytest.raises(ValueError, match='EQLv2 works in roi heads only'):
+        RetinaHead(num_classes=C, in_channels=8, feat_channels=8, stacked_convs=1,
+                   loss_cls=dict(type='EQLv2', num_classes=C, categories=freq, use_sigmoid=True))

@@ -108,6 +108,9 @@ class EQLv2(WeightedSigmoidLoss):
         loss_cls=dict(type='EQLv2', num_classes=1203, categories='lvis_v1')
     """
 
+    #: C + 1 outputs and its own test scores need BBoxHead's hooks, which only RoI heads ask
+    head_families = ('roi',)
+
     def __init__(self, num_classes: int, gamma: float = 12.0, mu: float = 0.8,
                  alpha: float = 4.0, **kwargs) -> None:
         for name, value in (('gamma', gamma), ('mu', mu), ('alpha', alpha)):

@@ -61,6 +61,8 @@ class WeightedSigmoidLoss(nn.Module, metaclass=ABCMeta):
     custom_cls_channels = True
     custom_activation = True
     custom_accuracy = True
+    #: the head families (see head_support.py) this loss can serve
+    head_families = ('roi', 'dense', 'detr')
 
     def __init__(self,
                  num_classes: int,
@@ -94,6 +96,11 @@ class WeightedSigmoidLoss(nn.Module, metaclass=ABCMeta):
         #: the family of the head that built this loss: 'roi', 'dense', 'detr' or None (built on
         #: its own); a head that cannot take the loss has raised already
         self.head_family = head_family(building_module(self), self)
+        if self.head_family is not None and self.head_family not in self.head_families:
+            raise ValueError(
+                f'{name} works in {" / ".join(self.head_families)} heads only, not as the '
+                f'loss_cls of a {self.head_family} head: it needs the classifier width and '
+                'scores that BBoxHead asks the loss for.')
         if self.head_family in ('dense', 'detr'):
             # These heads size the classifier, score and log accuracy themselves; BBoxHead's
             # hooks would give them a background column (dense heads look at them too).
