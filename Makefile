@@ -3,9 +3,9 @@
 VENV_PY := .venv/bin/python
 STAMP := .venv/.setup-done
 
-.PHONY: setup demo test bench
+.PHONY: setup demo test bench dist
 
-$(STAMP): pyproject.toml tools/setup_env.sh
+$(STAMP): pyproject.toml setup.py tools/setup_env.sh
 	bash tools/setup_env.sh
 	touch $(STAMP)
 
@@ -19,3 +19,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV_PY) tools/benchmark_losses.py
+
+# The wheel and the sdist in dist/ (configs, model index and tools inside; see docs/install.md).
+dist: $(STAMP)
+	rm -rf dist
+	$(VENV_PY) -m build --no-isolation
+	$(VENV_PY) -m twine check --strict dist/*
