@@ -10,6 +10,7 @@ import ast
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -46,14 +47,23 @@ def _version() -> str:
                 and node.targets[0].id == '__version__')
 
 
-def _run(args, cwd, env, timeout=600, stdout_only=False) -> str:
-    """Run a command; its output (stdout and stderr, or stdout alone); fails with its tail."""
-    proc = subprocess.run([str(a) for a in args], cwd=cwd, env=env, timeout=timeout,
-                          stdout=subprocess.PIPE, text=True,
-                          stderr=subprocess.PIPE if stdout_only else subprocess.STDOUT)
-    assert proc.returncode == 0, (f'{" ".join(map(str, args))} failed:\n{proc.stdout[-6000:]}'
-                                  f'{proc.stderr[-6000:] if stdout_only else ""}')
-    return proc.stdout
+def _run(args, cwd, env, timeout=1200, stdout_only=False) -> str:
+    """Run a command; its output (stdout and stderr, or stdout alone); fails with its tail.
+
+    The command gets its own process group, ended whole on a timeout (launchers start children).
+    """
+    proc = subprocess.Popen([str(a) for a in args], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE if stdout_only else subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f'{" ".join(map(str, args))} ran over {timeout} s:\n{out[-3000:]}')
+    assert proc.returncode == 0, (f'{" ".join(map(str, args))} failed:\n{out[-6000:]}'
+                                  f'{err[-6000:] if stdout_only else ""}')
+    return out
 
 
 def _copy_sources(dst: Path) -> Path:
