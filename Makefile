@@ -4,9 +4,9 @@
 VENV_PY := .venv/bin/python
 STAMP := .venv/.setup-done
 
-.PHONY: setup demo test bench benchmark
+.PHONY: setup demo test bench benchmark dist
 
-$(STAMP): pyproject.toml tools/setup_env.sh
+$(STAMP): pyproject.toml setup.py tools/setup_env.sh
 	bash tools/setup_env.sh
 	touch $(STAMP)
 
@@ -24,3 +24,9 @@ bench: $(STAMP)
 # The loss benchmark on the LVIS-regime synthetic set (about 90 minutes on 2 cores; resumable).
 benchmark: $(STAMP)
 	$(VENV_PY) tools/benchmark.py
+
+# The wheel and the sdist in dist/ (configs, model index and tools inside; see docs/install.md).
+dist: $(STAMP)
+	rm -rf dist
+	$(VENV_PY) -m build --no-isolation
+	$(VENV_PY) -m twine check --strict dist/*

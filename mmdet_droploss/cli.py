@@ -42,11 +42,16 @@ def export_local_rank(args: argparse.Namespace) -> None:
 def load_config(args: argparse.Namespace) -> Config:
     """Read the config, apply ``--cfg-options`` and ``--launcher``, and choose the work dir.
 
+    ``args.config`` is a path or the name of a shipped config (``mmdet_droploss::demo/x.py``).
+
     Without ``--work-dir`` or a ``work_dir`` in the config, runs go to
     ``./work_dirs/<config name>`` as with mmdet.
     """
-    if not osp.isfile(args.config):
-        raise SystemExit(f'Config file not found: {args.config}')
+    from .resources import ConfigNotFoundError, config_path
+    try:  # a path, or a shipped config's name: mmdet_droploss::droploss/x.py, droploss/x.py
+        args.config = str(config_path(args.config))
+    except ConfigNotFoundError as err:
+        raise SystemExit(str(err)) from None
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options:

@@ -1,7 +1,8 @@
 """Fixes for known breakages of the pinned stack, each applied once, at import time.
 
+* :mod:`.config_scope`: ``_base_ = 'mmdet_droploss::...'`` (MMEngine knows only its own list).
 * :mod:`.checkpoint`: ``torch.load(weights_only=True)`` vs MMEngine's own checkpoints.
 * :mod:`.distributed`: ``init_dist`` and DDP on machines without CUDA (gloo).
 * :mod:`.lvis_numpy`: lvis 0.5.3's ``np.float`` under numpy >= 1.24.
 """
-from . import checkpoint, distributed, lvis_numpy  # noqa: F401
+from . import checkpoint, config_scope, distributed, lvis_numpy  # noqa: F401

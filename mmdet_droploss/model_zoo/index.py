@@ -35,14 +35,12 @@ from urllib.parse import urlparse
 
 import yaml
 
+from ..resources import configs_root
+
 __all__ = ['INDEX_ENV', 'ZooEntry', 'ZooIndexError', 'default_index_paths', 'get_entry',
            'load_index', 'sha256_from_file_name']
 
 INDEX_ENV = 'MMDET_DROPLOSS_ZOO_INDEX'
-_PACKAGE_ROOT = Path(__file__).resolve().parents[1]
-# Where the metafiles are: the repository's configs/ (source checkout or editable install), or
-# configs packaged inside mmdet_droploss/.mim/ the way OpenMMLab packages ship them.
-_DEFAULT_ROOTS = (_PACKAGE_ROOT.parent / 'configs', _PACKAGE_ROOT / '.mim' / 'configs')
 _HEX = re.compile(r'^[0-9a-f]{8,64}$')
 _NAME_HASH = re.compile(r'-([0-9a-f]{8,64})\.[A-Za-z0-9]+$')
 
@@ -81,9 +79,8 @@ class ZooEntry:
         if not self.config:
             return None
         if '::' in self.config:
-            package, rel = self.config.split('::', 1)
-            from mmengine.utils import get_installed_path
-            return Path(get_installed_path(package)) / '.mim' / 'configs' / rel
+            from ..resources import scoped_config_path
+            return scoped_config_path(self.config)
         path = Path(self.config).expanduser()
         if path.is_absolute():
             return path
@@ -150,8 +147,9 @@ def _read_metafile(path: Path) -> List[ZooEntry]:
 def default_index_paths() -> List[Path]:
     """The metafiles that make up the index (see the module docstring)."""
     env = os.environ.get(INDEX_ENV)
+    # Default: the configs shipped in mmdet_droploss/.mim/ (a checkout's own configs/ without it).
     roots = [Path(p).expanduser() for p in env.split(os.pathsep) if p] if env else [
-        next((r for r in _DEFAULT_ROOTS if r.is_dir()), _DEFAULT_ROOTS[0])]
+        configs_root()]
     files: List[Path] = []
     for root in roots:
         if root.is_file():
