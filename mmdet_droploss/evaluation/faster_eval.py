@@ -25,9 +25,9 @@ from faster_coco_eval import COCOeval_faster
 
 class SparseCOCOeval(COCOeval_faster):
     """``COCOeval_faster`` whose ``evaluate`` touches only non-empty (image, category) pairs
-    and hands the C++ core at most ``max_pairs_per_chunk`` (image, category) cells at a time."""
+    and hands the C++ core at most ``max_pairs_per_chunk`` (image, category) pairs at a time."""
 
-    max_pairs_per_chunk = 2_000_000  # about 2 GB of the core's per-cell state
+    max_pairs_per_chunk = 500_000  # about 0.5 GB of the core's per-cell state
 
     def evaluate(self) -> None:
         p = self.params
@@ -57,15 +57,17 @@ class SparseCOCOeval(COCOeval_faster):
         self._paramsEval = copy.deepcopy(p)
         # the core's memory grows with images x categories: evaluate categories in chunks
         chunk = max(1, self.max_pairs_per_chunk // max(1, len(p.imgIds)))
+        by_chunk: dict = {}
+        for (img, cat), value in self.ious.items():
+            k = cat_index[cat]
+            by_chunk.setdefault(k // chunk, []).append((img_index[img], k % chunk, value))
         evals = []
         for start in range(0, len(p.catIds), chunk):
             cats = list(p.catIds[start:start + chunk])
             empty: list = []
             ious = [[empty] * len(cats) for _ in p.imgIds]
-            for (img, cat), value in self.ious.items():
-                k = cat_index[cat] - start
-                if 0 <= k < len(cats):
-                    ious[img_index[img]][k] = value
+            for i, k, value in by_chunk.pop(start // chunk, ()):
+                ious[i][k] = value
             params = copy.deepcopy(p)
             params.catIds = cats
             evals.append(core.COCOevalEvaluateAccumulate(params, ious, self.gt_dataset,

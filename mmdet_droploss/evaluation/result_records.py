@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Dict, List, Sequence
+from typing import List, Sequence
 
 import numpy as np
 
