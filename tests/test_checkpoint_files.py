@@ -142,9 +142,9 @@ def test_loading_a_truncated_file_names_it_and_the_newest_good_one(tmp_path):
 
 
 def _lr_at(step, base=0.01):
-    """The toy schedule of test_checkpoint_compat, closed form: LinearLR(0.1, end=2) then
-    MultiStepLR(milestones=[3], gamma=0.1)."""
-    return base * (0.1 + 0.9 * min(step, 2) / 2) * (0.1 if step >= 3 else 1.0)
+    """The toy schedule of test_checkpoint_compat, closed form: LinearLR(0.1, end=2) (MMEngine's
+    LinearLR reaches its end factor at step end - 1) then MultiStepLR(milestones=[3])."""
+    return base * (0.1 + 0.9 * min(step, 1) / 1) * (0.1 if step >= 3 else 1.0)
 
 
 def _signal_hook(at, sig):

@@ -38,8 +38,9 @@ BOUND_S = 90  # the job must be over this long after a fault (torchrun's grace p
 
 
 def _lr_at(step, base=0.02):
-    """The demo schedule with SCHEDULE applied, closed form (independent of MMEngine)."""
-    return base * (0.01 + 0.99 * min(step, 10) / 10) * (0.1 if step >= 16 else 1.0)
+    """The demo schedule with SCHEDULE applied, closed form (independent of MMEngine): linear
+    warm-up from 0.01 x to 1 x reached at step end - 1 = 9 (MMEngine's LinearLR), x 0.1 from 16."""
+    return base * (0.01 + 0.99 * min(step, 9) / 9) * (0.1 if step >= 16 else 1.0)
 
 
 class Job:

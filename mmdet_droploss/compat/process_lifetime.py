@@ -16,7 +16,9 @@ process when its parent dies. :func:`apply` (run when :mod:`mmdet_droploss` is i
   launcher dies. Not for runs without ``torchrun``: ``nohup python tools/train.py &`` must survive
   its shell;
 * in every DataLoader worker (torch's worker loop is wrapped): SIGKILL when its rank dies. The
-  workers also ignore SIGTERM and SIGUSR1: they are the rank's to stop. A preemption signal sent
+  workers also ignore SIGTERM and SIGUSR1 (torch's own SIGTERM handler in a worker, installed
+  before ``worker_init_fn`` runs, lets any sender but the rank kill it): they are the rank's to
+  stop. A preemption signal sent
   to a whole process group (``torchrun`` and Slurm do so) would otherwise kill a worker, and its
   rank with a "DataLoader worker killed" error, before the rank could save a checkpoint
   (see :class:`mmdet_droploss.hooks.PreemptionHook`).
@@ -26,11 +28,13 @@ Elsewhere than Linux these are no-ops (the kernel feature does not exist).
 from __future__ import annotations
 
 import ctypes
+import functools
+import inspect
 import multiprocessing
 import os
 import signal
 import sys
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from torch.utils.data._utils import worker as _torch_worker
 
@@ -72,20 +76,40 @@ def launched_by_torchrun() -> bool:
     return 'TORCHELASTIC_RUN_ID' in os.environ
 
 
+def _ignore_preemption_signals() -> None:
+    for sig in WORKER_IGNORED_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+
+
+def _init_worker(init_fn: Optional[Callable[[int], None]], worker_id: int) -> None:
+    """Runs in the worker after torch installed its own signal handlers (its SIGTERM handler
+    lets any sender but the rank kill the worker), then the loader's ``worker_init_fn``."""
+    _ignore_preemption_signals()
+    if init_fn is not None:
+        init_fn(worker_id)
+
+
 def worker_loop(*args: Any, **kwargs: Any) -> None:
-    """torch's DataLoader worker loop, run as a child that dies with its rank.
+    """torch's DataLoader worker loop, run as a child that dies with its rank and leaves
+    preemption signals to it.
 
     A module-level function (not a ``functools.wraps`` copy) so that a ``spawn``-started worker
     unpickles this wrapper, not torch's original.
     """
     parent = multiprocessing.parent_process()
     set_parent_death_signal(signal.SIGKILL, parent.pid if parent is not None else None)
-    for sig in WORKER_IGNORED_SIGNALS:
-        signal.signal(sig, signal.SIG_IGN)
-    _ORIGINAL_WORKER_LOOP(*args, **kwargs)
+    _ignore_preemption_signals()
+    try:
+        bound = _WORKER_LOOP_SIGNATURE.bind(*args, **kwargs)
+    except TypeError:  # a torch whose worker loop changed: call it as given
+        return _ORIGINAL_WORKER_LOOP(*args, **kwargs)
+    if 'init_fn' in bound.arguments:
+        bound.arguments['init_fn'] = functools.partial(_init_worker, bound.arguments['init_fn'])
+    _ORIGINAL_WORKER_LOOP(*bound.args, **bound.kwargs)
 
 
 _ORIGINAL_WORKER_LOOP = _torch_worker._worker_loop
+_WORKER_LOOP_SIGNATURE = inspect.signature(_ORIGINAL_WORKER_LOOP)
 _applied = False
 
 
