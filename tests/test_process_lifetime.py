@@ -46,6 +46,26 @@ STUCK_WORKER = textwrap.dedent('''
     next(it)
 ''')
 
+# A rank that stops its stuck worker itself (as Process.terminate and interpreter shutdown do),
+# then exits with an iterator over two more workers still open.
+RANK_STOPS_WORKERS = textwrap.dedent('''
+    import os, signal, sys, time
+    import mmdet_droploss.compat.process_lifetime  # noqa: F401
+    import torch.utils.data as data
+    class Slow(data.Dataset):
+        def __len__(self):
+            return 100
+        def __getitem__(self, i):
+            time.sleep(0.01 if i < 50 else 600)
+            return i
+    it = iter(data.DataLoader(Slow(), num_workers=2))
+    assert next(it) == 0
+    workers = [w.pid for w in it._workers]
+    os.kill(workers[0], signal.SIGTERM)  # from the rank: ends the worker
+    workers[0] = os.waitpid(workers[0], 0)[0] and -1
+    print('ok', workers[1], flush=True)
+''')
+
 SLEEPER = textwrap.dedent('''
     import time
     import mmdet_droploss.compat.process_lifetime  # noqa: F401
@@ -85,6 +105,19 @@ def test_a_stuck_data_loader_worker_dies_with_its_rank_and_ignores_sigterm():
     finally:
         kill_all(procs)
         _kill_parent(parent)
+
+
+def test_sigterm_from_the_rank_ends_a_worker_and_a_rank_with_workers_exits():
+    """The rank's own SIGTERM still stops a worker, and interpreter shutdown (which terminates
+    daemonic workers, then joins them) does not hang on the other."""
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    proc = subprocess.run([sys.executable, '-c', RANK_STOPS_WORKERS], env=env, cwd=REPO_ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    line = proc.stdout.strip().splitlines()[-1].split()
+    assert line[0] == 'ok'
+    info = stat(int(line[1]))
+    assert info is None or info[0] == 'Z'
 
 
 def test_a_torchrun_rank_dies_with_the_launcher():

@@ -16,10 +16,9 @@ process when its parent dies. :func:`apply` (run when :mod:`mmdet_droploss` is i
   launcher dies. Not for runs without ``torchrun``: ``nohup python tools/train.py &`` must survive
   its shell;
 * in every DataLoader worker (torch's worker loop is wrapped): SIGKILL when its rank dies. The
-  workers also ignore SIGTERM and SIGUSR1 (torch's own SIGTERM handler in a worker, installed
-  before ``worker_init_fn`` runs, lets any sender but the rank kill it): they are the rank's to
-  stop. A preemption signal sent
-  to a whole process group (``torchrun`` and Slurm do so) would otherwise kill a worker, and its
+  workers also ignore SIGUSR1, and SIGTERM from anyone but their rank (torch's own handler lets
+  any sender kill them): preemption is the rank's to handle. A preemption signal sent to a
+  whole process group (``torchrun`` and Slurm do so) would otherwise kill a worker, and its
   rank with a "DataLoader worker killed" error, before the rank could save a checkpoint
   (see :class:`mmdet_droploss.hooks.PreemptionHook`).
 
@@ -28,21 +27,20 @@ Elsewhere than Linux these are no-ops (the kernel feature does not exist).
 from __future__ import annotations
 
 import ctypes
-import functools
-import inspect
 import multiprocessing
 import os
 import signal
 import sys
-from typing import Any, Callable, Optional
+import threading
+from typing import Any, Optional
 
 from torch.utils.data._utils import worker as _torch_worker
 
 __all__ = ['apply', 'launched_by_torchrun', 'set_parent_death_signal', 'worker_loop']
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-#: Signals a data-loader worker ignores: preemption is handled by its rank.
-WORKER_IGNORED_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+#: Signals a data-loader worker leaves to its rank (SIGTERM from the rank itself still ends it).
+PREEMPTION_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 
 
 def set_parent_death_signal(sig: int = signal.SIGKILL,
@@ -76,17 +74,25 @@ def launched_by_torchrun() -> bool:
     return 'TORCHELASTIC_RUN_ID' in os.environ
 
 
-def _ignore_preemption_signals() -> None:
-    for sig in WORKER_IGNORED_SIGNALS:
-        signal.signal(sig, signal.SIG_IGN)
+def _leave_preemption_to_the_rank(parent: int) -> None:
+    """In a worker: SIGTERM from the rank ends the worker (as torch's own handler does: that is
+    how ``Process.terminate`` and interpreter shutdown stop workers); SIGTERM from anyone else
+    (torchrun or Slurm signalling a whole process group) and SIGUSR1 are ignored.
 
+    A plain signal handler cannot see the sender, so the signals are blocked and a daemon thread
+    takes them with ``sigwaitinfo``, which reports the sender's pid.
+    """
+    if not hasattr(signal, 'sigwaitinfo'):  # not Linux: torch's behaviour is kept
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, PREEMPTION_SIGNALS)
 
-def _init_worker(init_fn: Optional[Callable[[int], None]], worker_id: int) -> None:
-    """Runs in the worker after torch installed its own signal handlers (its SIGTERM handler
-    lets any sender but the rank kill the worker), then the loader's ``worker_init_fn``."""
-    _ignore_preemption_signals()
-    if init_fn is not None:
-        init_fn(worker_id)
+    def watch() -> None:
+        while True:
+            info = signal.sigwaitinfo(PREEMPTION_SIGNALS)
+            if info.si_signo == signal.SIGTERM and info.si_pid == parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, name='mmdet_droploss-worker-signals', daemon=True).start()
 
 
 def worker_loop(*args: Any, **kwargs: Any) -> None:
@@ -97,19 +103,13 @@ def worker_loop(*args: Any, **kwargs: Any) -> None:
     unpickles this wrapper, not torch's original.
     """
     parent = multiprocessing.parent_process()
-    set_parent_death_signal(signal.SIGKILL, parent.pid if parent is not None else None)
-    _ignore_preemption_signals()
-    try:
-        bound = _WORKER_LOOP_SIGNATURE.bind(*args, **kwargs)
-    except TypeError:  # a torch whose worker loop changed: call it as given
-        return _ORIGINAL_WORKER_LOOP(*args, **kwargs)
-    if 'init_fn' in bound.arguments:
-        bound.arguments['init_fn'] = functools.partial(_init_worker, bound.arguments['init_fn'])
-    _ORIGINAL_WORKER_LOOP(*bound.args, **bound.kwargs)
+    parent_pid = parent.pid if parent is not None else os.getppid()
+    set_parent_death_signal(signal.SIGKILL, parent_pid)
+    _leave_preemption_to_the_rank(parent_pid)
+    _ORIGINAL_WORKER_LOOP(*args, **kwargs)
 
 
 _ORIGINAL_WORKER_LOOP = _torch_worker._worker_loop
-_WORKER_LOOP_SIGNATURE = inspect.signature(_ORIGINAL_WORKER_LOOP)
 _applied = False
 
 
