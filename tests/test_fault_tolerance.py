@@ -35,6 +35,7 @@ SCHEDULE = ['param_scheduler.0.end=10', 'param_scheduler.1.milestones=[16]']
 FAST = ['train_dataloader.num_workers=2', 'default_hooks.logger.interval=1',
         'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None']
 BOUND_S = 90  # the job must be over this long after a fault (torchrun's grace period is 30 s)
+PREEMPT_GRACE_S = 150
 
 
 def _lr_at(step, base=0.02):
@@ -47,13 +48,14 @@ class Job:
     """tools/dist_train.sh in a session of its own, output to a file, descendants recorded."""
 
     def __init__(self, tmp_path, data_root, work_dir, *options, cfg_options=(), max_iters=200,
-                 nproc=2):
+                 nproc=2, env=None):
         self.log_path = tmp_path / f'log_{time.monotonic_ns()}.txt'
         self.log = open(self.log_path, 'w')
         args = ['tools/dist_train.sh', str(DEMO_CONFIG), str(nproc), '--work-dir', str(work_dir),
                 *options, '--cfg-options', f'train_cfg.max_iters={max_iters}', *FAST, *SCHEDULE,
                 *cfg_options]
-        self.proc = subprocess.Popen(args, cwd=REPO_ROOT, env=demo_env(data_root),
+        self.proc = subprocess.Popen(args, cwd=REPO_ROOT,
+                                     env={**demo_env(data_root), **(env or {})},
                                      stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         self.recorder = Recorder(self.proc.pid).__enter__()
@@ -159,23 +161,32 @@ def test_sigkill_of_the_launcher_ends_ranks_and_workers(job):
     assert not any(alive(p) for p in [*ranks.values(), *workers])
 
 
-@pytest.fixture
-def preempted(job, tmp_path):
-    """A job SIGTERMed (as a scheduler does) once it is past iteration 8."""
-    work = tmp_path / 'work'
-    j = job(cfg_options=['default_hooks.checkpoint.interval=4'], work_dir=work,
-            max_iters=MAX_ITERS)
-    j.wait_for_iteration(8)
-    j.wait_for_workers()
-    os.kill(j.proc.pid, signal.SIGTERM)
-    rc = j.finish(timeout=BOUND_S)
-    _assert_nothing_left(j)
-    return rc, j.output(), work
+@pytest.fixture(scope='module')
+def preempted(tmp_path_factory, demo_data):
+    """A job SIGTERMed (as a scheduler does) once it is past iteration 8; its work dir, and a
+    copy of it taken right after the preemption (for the truncation test)."""
+    root = tmp_path_factory.mktemp('preempted')
+    work = root / 'work'
+    # torchrun gives the ranks 30 s after its SIGTERM; on this shared 2-core machine an
+    # iteration can take 8 s, so the test allows more (the variable is torchrun's own).
+    j = Job(root, Path(demo_data['root']), work, max_iters=MAX_ITERS,
+            cfg_options=['default_hooks.checkpoint.interval=4'],
+            env={'TORCH_ELASTIC_SHUTDOWN_TIMEOUT': str(PREEMPT_GRACE_S)})
+    try:
+        j.wait_for_iteration(8)
+        j.wait_for_workers()
+        os.kill(j.proc.pid, signal.SIGTERM)
+        rc = j.finish(timeout=PREEMPT_GRACE_S + 30)
+        _assert_nothing_left(j)
+    finally:
+        j.cleanup()
+    shutil.copytree(work, root / 'copy')
+    return rc, j.output(), work, root / 'copy'
 
 
 def test_sigterm_saves_the_current_iteration_and_resume_continues_as_if_uninterrupted(
         preempted, job):
-    rc, out, work = preempted
+    rc, out, work, _ = preempted
     assert rc == 75, out[-3000:]
     match = re.search(r'Preempted \(SIGTERM\) at iteration (\d+): saved (\S+)\.', out)
     assert match, out[-3000:]
@@ -203,11 +214,11 @@ def test_sigterm_saves_the_current_iteration_and_resume_continues_as_if_uninterr
                                                                         rel=1e-6)
 
 
-def test_truncated_checkpoint_resume_falls_back_or_stops_with_a_message(preempted, tmp_path,
-                                                                        demo_data):
-    rc, out, work = preempted
+def test_truncated_checkpoint_resume_falls_back_or_stops_with_a_message(preempted, demo_data):
+    rc, out, _, work = preempted
     assert rc == 75, out[-3000:]
-    latest = Path((work / 'last_checkpoint').read_text())
+    latest = work / Path((work / 'last_checkpoint').read_text()).name
+    (work / 'last_checkpoint').write_text(str(latest))  # the copy's own file
     data = latest.read_bytes()
     latest.write_bytes(data[:len(data) // 2])  # the disk filled up, the node died mid-write
     previous = max((p for p in work.glob('iter_*.pth') if p != latest),

@@ -13,8 +13,8 @@ schedulers, message hub: what ``CheckpointHook`` saves) at the current iteration
 :data:`PREEMPTED_EXIT_CODE` (75, ``EX_TEMPFAIL`` of ``sysexits.h``: "temporary failure, try
 again"). ``--resume`` without a path continues from that checkpoint.
 
-When ``tools/_launch.sh`` started the job it passes ``MMDET_DROPLOSS_PREEMPT_FILE``: rank 0 writes
-``<iteration> <checkpoint>`` there, so that the launch script can exit 75 too (``torchrun``
+When ``tools/_launch.sh`` started the job it passes ``MMDET_DROPLOSS_PREEMPT_FILE``: local rank 0
+of every node writes ``<iteration> <checkpoint>`` there after the save, so that the launch script can exit 75 too (``torchrun``
 itself reports any non-zero rank exit as a failure).
 """
 from __future__ import annotations
@@ -120,15 +120,17 @@ class PreemptionHook(Hook):
         name = signal.Signals(self.received).name
         print_log(f'{name} received: saving a checkpoint at iteration {iteration} before '
                   'exiting.', logger='current')
-        runner.save_checkpoint(out_dir, osp.basename(path), save_optimizer=True,
-                               save_param_scheduler=True, by_epoch=False)
+        # CheckpointHook (which runs before this hook) may have saved this very iteration.
+        if runner.message_hub.get_info('last_ckpt') != path or not osp.isfile(path):
+            runner.save_checkpoint(out_dir, osp.basename(path), save_optimizer=True,
+                                   save_param_scheduler=True, by_epoch=False)
         if is_main_process():
             runner.message_hub.update_info('last_ckpt', path)
             write_text_atomic(osp.join(runner.work_dir, 'last_checkpoint'), path)
-            status_file = os.environ.get(PREEMPT_FILE_ENV)
-            if status_file:
-                write_text_atomic(status_file, f'{iteration} {path}\n')
         barrier()  # no rank leaves (and makes the launcher stop the others) before the save
+        status_file = os.environ.get(PREEMPT_FILE_ENV)
+        if status_file and os.environ.get('LOCAL_RANK', '0') == '0':  # one per node's launcher
+            write_text_atomic(status_file, f'{iteration} {path}\n')
         self.after_train(runner)  # the previous handlers back (after_train will not run)
         print_log(f'Preempted ({name}) at iteration {iteration}: saved {path}. Exiting with '
                   f'status {self.exit_code}; continue with --resume.', logger='current')
