@@ -114,7 +114,7 @@ _applied = False
 
 
 def apply() -> None:
-    """Install the worker-loop wrapper; in a ``torchrun`` rank, die with the launcher (idempotent)."""
+    """Install the worker-loop wrapper; in a torchrun rank, die with the launcher (idempotent)."""
     global _applied
     if _applied:
         return

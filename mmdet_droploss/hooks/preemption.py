@@ -14,8 +14,8 @@ schedulers, message hub: what ``CheckpointHook`` saves) at the current iteration
 again"). ``--resume`` without a path continues from that checkpoint.
 
 When ``tools/_launch.sh`` started the job it passes ``MMDET_DROPLOSS_PREEMPT_FILE``: local rank 0
-of every node writes ``<iteration> <checkpoint>`` there after the save, so that the launch script can exit 75 too (``torchrun``
-itself reports any non-zero rank exit as a failure).
+of every node writes ``<iteration> <checkpoint>`` there after the save, so that the launch script
+can exit 75 too (``torchrun`` itself reports any non-zero rank exit as a failure).
 """
 from __future__ import annotations
 
