@@ -63,7 +63,7 @@ class Job:
     def output(self) -> str:
         return self.log_path.read_text()
 
-    def wait_for_iteration(self, n, timeout=300):
+    def wait_for_iteration(self, n, timeout=900):  # start-up alone: minutes under heavy load
         pattern = re.compile(r'Iter\(train\) \[ *(\d+)/')
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -88,7 +88,7 @@ class Job:
         workers = [p for p in procs if stat(p[0])[1] in {r[0] for r in ranks.values()}]
         return torchrun[0], ranks, workers
 
-    def wait_for_workers(self, count=4, timeout=60):
+    def wait_for_workers(self, count=4, timeout=300):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             torchrun, ranks, workers = self.processes()
@@ -244,3 +244,11 @@ def test_truncated_checkpoint_resume_falls_back_or_stops_with_a_message(preempte
     assert f'resuming from the previous complete checkpoint {previous}' in auto.stdout
     assert re.search(rf'Iter\(train\) \[ *{step + 1}/{step + 1}\]', auto.stdout)
     assert torch.load(work / f'iter_{step + 1}.pth', weights_only=True)['meta']['iter'] == step + 1
+
+
+@pytest.mark.parametrize('config', ['configs/_base_/default_runtime.py',
+                                    'configs/droploss/mask_rcnn_r50_lvis.py',
+                                    'configs/demo/mask_rcnn_tiny_droploss_demo.py'])
+def test_the_preemption_hook_is_on_by_default(config):
+    from mmengine.config import Config
+    assert dict(type='PreemptionHook') in Config.fromfile(str(REPO_ROOT / config)).custom_hooks
