@@ -93,7 +93,8 @@ class PreemptionHook(Hook):
 
     def after_train(self, runner) -> None:
         for sig, previous in self._previous.items():
-            signal.signal(sig, previous)
+            # None: a handler installed outside Python, which cannot be put back; use the default
+            signal.signal(sig, signal.SIG_DFL if previous is None else previous)
         self._previous.clear()
 
     # the agreement and the save ---------------------------------------------------------------
