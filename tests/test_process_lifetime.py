@@ -101,7 +101,7 @@ def test_a_stuck_data_loader_worker_dies_with_its_rank_and_ignores_sigterm():
         time.sleep(0.5)
         assert alive(worker)
         os.kill(rank[0], signal.SIGKILL)  # the rank dies (out-of-memory killer)
-        assert not wait_gone([worker], timeout=10), 'worker outlived its rank'
+        assert not wait_gone([worker], timeout=30), 'worker outlived its rank'
     finally:
         kill_all(procs)
         _kill_parent(parent)
@@ -112,7 +112,7 @@ def test_sigterm_from_the_rank_ends_a_worker_and_a_rank_with_workers_exits():
     daemonic workers, then joins them) does not hang on the other."""
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     proc = subprocess.run([sys.executable, '-c', RANK_STOPS_WORKERS], env=env, cwd=REPO_ROOT,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:]
     line = proc.stdout.strip().splitlines()[-1].split()
     assert line[0] == 'ok'
@@ -125,7 +125,7 @@ def test_a_torchrun_rank_dies_with_the_launcher():
     try:
         assert line == 'ready'
         _kill_parent(parent)  # torchrun SIGKILLed
-        assert not wait_gone([rank], timeout=10), 'rank outlived the launcher'
+        assert not wait_gone([rank], timeout=30), 'rank outlived the launcher'
     finally:
         kill_all([parent_proc, rank])
 
