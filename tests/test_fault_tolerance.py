@@ -230,7 +230,7 @@ def test_truncated_checkpoint_resume_falls_back_or_stops_with_a_message(preempte
                'train_dataloader.num_workers=0']
     explicit = subprocess.run([*common, '--resume', str(latest), *options], cwd=REPO_ROOT,
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, timeout=300)
+                              text=True, timeout=900)
     assert explicit.returncode != 0
     assert f"Checkpoint '{latest}' is truncated or corrupt" in explicit.stdout
     assert f'--resume {previous}' in explicit.stdout
@@ -238,7 +238,7 @@ def test_truncated_checkpoint_resume_falls_back_or_stops_with_a_message(preempte
 
     auto = subprocess.run([*common, '--resume', *options], cwd=REPO_ROOT, env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=300)
+                          timeout=900)
     assert auto.returncode == 0, auto.stdout[-3000:]
     assert f"'{latest}' (named by {work / 'last_checkpoint'}) is truncated" in auto.stdout
     assert f'resuming from the previous complete checkpoint {previous}' in auto.stdout
