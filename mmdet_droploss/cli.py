@@ -186,9 +186,11 @@ def preflight(cfg: Config, loaders: Sequence[str], tool: str) -> None:
 
 
 def run_or_exit(run: Callable[[], object], tool: str) -> None:
-    """Run the runner's loop; a category mismatch found by its hook ends with the message only."""
+    """Run the runner's loop; a category mismatch found by its hook, or a checkpoint that cannot
+    be loaded or resumed from (truncated, corrupt), ends with the message only."""
+    from .compat.checkpoint_files import CheckpointReadError
     from .hooks import CategoryMismatchError
     try:
         run()
-    except CategoryMismatchError as err:
+    except (CategoryMismatchError, CheckpointReadError) as err:
         sys.exit(f'{tool}: {err}')

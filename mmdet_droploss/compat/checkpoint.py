@@ -30,6 +30,7 @@ import os
 import os.path as osp
 import pickle
 import warnings
+import zipfile
 from typing import Any, Callable, Iterator, List, Optional, Tuple, Union
 from urllib.parse import urlparse
 
@@ -38,6 +39,8 @@ from mmengine.dist import get_dist_info
 from mmengine.logging import HistoryBuffer, print_log
 from mmengine.runner import checkpoint as _mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
+
+from .checkpoint_files import check_checkpoint_file, unreadable_checkpoint_error
 
 try:  # numpy >= 2
     from numpy._core import multiarray as _multiarray
@@ -188,7 +191,12 @@ def load_from_local(filename: str, map_location: Any = None) -> Any:
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
-    return load_checkpoint_file(filename, map_location)
+    # A truncated or corrupt file: an error naming it and the newest good one beside it.
+    check_checkpoint_file(filename)
+    try:
+        return load_checkpoint_file(filename, map_location)
+    except (RuntimeError, EOFError, zipfile.BadZipFile) as err:
+        raise unreadable_checkpoint_error(filename, err) from err
 
 
 def _download_to_hub_cache(url: str, model_dir: Optional[str], progress: bool) -> str:

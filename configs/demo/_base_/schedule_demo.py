@@ -6,6 +6,7 @@ _base_ = '../../_base_/default_runtime.py'
 custom_hooks = [
     dict(type='CheckCategoriesHook'),
     dict(type='GradientStatsHook', interval=50),
+    dict(type='PreemptionHook'),
 ]
 
 max_iters = 1000
