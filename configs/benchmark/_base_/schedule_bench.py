@@ -15,5 +15,6 @@ param_scheduler = [
 custom_hooks = [
     dict(type='CheckCategoriesHook'),
     dict(type='GradientStatsHook', interval=100),
+    dict(type='PreemptionHook'),
 ]
 default_hooks = dict(checkpoint=dict(interval=max_iters, max_keep_ckpts=1))
