@@ -21,7 +21,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(VENV_PY) tools/benchmark_losses.py
 
-# The loss benchmark on the LVIS-regime synthetic set (about 90 minutes on 2 cores; resumable).
+# The loss benchmark on the LVIS-regime synthetic set (54 minutes on 2 cores; resumable).
 benchmark: $(STAMP)
 	$(VENV_PY) tools/benchmark.py
 
