@@ -44,7 +44,7 @@ import numpy as np
 
 from .lvis_regime_vocabulary import (CLUTTER_COLOURS, HUES, SHAPES, category_attributes,
                                      category_name, draw_object, long_tail_counts, siblings)
-from .synthetic_lvis import _categories, _polygon_area
+from .synthetic_lvis import _categories, _place_boxes, _polygon_area
 
 TRAIN_ANN = 'annotations/lvis_bench_train.json'
 VAL_ANN = 'annotations/lvis_bench_val.json'
@@ -82,24 +82,6 @@ class LVISRegimeSpec:
         if max(self.train_image_counts) > self.num_train_images:
             raise ValueError(f'A category cannot be annotated in {max(self.train_image_counts)} '
                              f'of {self.num_train_images} training images: raise num_train_images.')
-
-
-def _place(num: int, spec: LVISRegimeSpec, rng: np.random.Generator,
-           placed: List[Tuple[float, float, float]]) -> List[Tuple[float, float, float]]:
-    """Up to ``num`` new (cx, cy, size) boxes that do not overlap ``placed`` (which grows)."""
-    new = []
-    for _ in range(num):
-        for _attempt in range(60):
-            size = float(rng.integers(spec.min_object_size, spec.max_object_size + 1))
-            half = size / 2 + 1
-            cx = float(rng.uniform(half, spec.image_size - half))
-            cy = float(rng.uniform(half, spec.image_size - half))
-            if all(abs(cx - x) > (size + s) / 2 + 1 or abs(cy - y) > (size + s) / 2 + 1
-                   for x, y, s in placed):
-                placed.append((cx, cy, size))
-                new.append((cx, cy, size))
-                break
-    return new
 
 
 def _assign(counts: Sequence[int], num_images: int, rng: np.random.Generator,
@@ -153,7 +135,7 @@ def _make_split(split_dir: Path, annotated: List[List[int]], unannotated: List[L
                                                     spec.clutter_per_image[1] + 1))
         canvas = _background(spec.image_size, rng)
         light = 1 + rng.uniform(-spec.illumination_jitter, spec.illumination_jitter)
-        boxes = _place(len(objects), spec, rng, [])
+        boxes = _place_boxes(len(objects), spec, rng, gap=1, attempts=60)
         for (k, is_labelled), (cx, cy, size) in zip(objects, boxes):
             if k < 0:
                 shape = SHAPES[int(rng.integers(len(SHAPES)))]

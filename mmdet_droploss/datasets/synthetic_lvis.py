@@ -109,17 +109,18 @@ def _assign_categories(counts: Sequence[int], num_images: int,
     return per_image
 
 
-def _place_boxes(num_objects: int, spec: SyntheticLVISSpec,
-                 rng: np.random.Generator) -> List[Tuple[float, float, float]]:
-    """Non-overlapping (cx, cy, size) squares inside the image; fewer if space runs out."""
+def _place_boxes(num_objects: int, spec, rng: np.random.Generator, gap: float = 2,
+                 attempts: int = 50) -> List[Tuple[float, float, float]]:
+    """Non-overlapping (cx, cy, size) squares inside the image, ``gap`` pixels apart; fewer if
+    space runs out. ``spec`` gives ``image_size``, ``min_object_size``, ``max_object_size``."""
     placed: List[Tuple[float, float, float]] = []
     for _ in range(num_objects):
-        for _attempt in range(50):
+        for _attempt in range(attempts):
             size = float(rng.integers(spec.min_object_size, spec.max_object_size + 1))
             half = size / 2 + 1
             cx = float(rng.uniform(half, spec.image_size - half))
             cy = float(rng.uniform(half, spec.image_size - half))
-            if all(abs(cx - x) > (size + s) / 2 + 2 or abs(cy - y) > (size + s) / 2 + 2
+            if all(abs(cx - x) > (size + s) / 2 + gap or abs(cy - y) > (size + s) / 2 + gap
                    for x, y, s in placed):
                 placed.append((cx, cy, size))
                 break
