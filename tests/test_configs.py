@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # configs/extension/ (one-stage detectors, beyond the paper): tests/test_extension_configs.py
 CONFIGS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / 'configs').rglob('*.py')
                  if '_base_' not in p.parts and 'extension' not in p.parts)
-PAPER_CONFIGS = [c for c in CONFIGS if not c.startswith('configs/demo/')]
+# configs/demo/ and configs/benchmark/: tiny CPU models on the built-in synthetic sets
+PAPER_CONFIGS = [c for c in CONFIGS
+                 if not c.startswith(('configs/demo/', 'configs/benchmark/'))]
 LOSS_OF_FOLDER = {'baseline': 'CrossEntropyCustomLoss', 'softmax': 'CrossEntropyLoss',
                   'eql': 'EQL', 'beql': 'BEQL', 'droploss': 'DropLoss',
                   'fixed_ratio': 'DropLoss', 'eqlv2': 'EQLv2', 'federated': 'FederatedLoss',
@@ -27,10 +29,14 @@ register_all_modules()
 
 
 @pytest.fixture(scope='module', autouse=True)
-def demo_categories(demo_data):
-    """The demo configs read their category frequencies from the generated data."""
+def demo_categories(demo_data, tmp_path_factory):
+    """The demo and benchmark configs read their category frequencies from the generated data
+    (the benchmark's annotations only: no images are needed to build a model)."""
+    from mmdet_droploss.datasets import generate_lvis_regime
+    bench = generate_lvis_regime(str(tmp_path_factory.mktemp('bench_data')), write_images=False)
     mp = pytest.MonkeyPatch()
     mp.setenv('MMDET_DROPLOSS_DEMO_DATA', demo_data['root'] + '/')
+    mp.setenv('MMDET_DROPLOSS_BENCH_DATA', bench['root'] + '/')
     yield
     mp.undo()
 
@@ -188,7 +194,8 @@ def test_model_builds_on_cpu_with_the_paper_head(config):
         assert head.fc_reg.out_features == (4 if cascade else 4 * num_classes)
         head.init_weights()
         folder, stem = Path(config).parent.name, Path(config).stem
-        method = stem.split('_')[3] if folder == 'demo' else folder  # mask_rcnn_tiny_X_demo
+        # mask_rcnn_tiny_X_demo, mask_rcnn_tiny_X_bench
+        method = stem.split('_')[3] if folder in ('demo', 'benchmark') else folder
         prior = PRIOR_OF_FOLDER.get(method, 0.001)
         if prior is not None:
             prior = -math.log((1 - prior) / prior)

@@ -2,7 +2,7 @@
 """The built-in loss benchmark: BCE, EQL, BEQL, the fixed drop ratio and DropLoss, 3 seeds each,
 on the synthetic long-tailed set in LVIS's regime, with one report.
 
-    python tools/benchmark.py [--out work_dirs/benchmark] [--methods bce droploss ...]
+    python tools/benchmark.py [--out work_dirs/benchmark] [--methods bce droploss eqlv2 ...]
                               [--seeds 3 | --seeds 0 1 2] [--nproc 2] [--quick] [--no-fixed-ap]
     make benchmark
 
@@ -26,7 +26,8 @@ import time
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
-from mmdet_droploss.benchmark import METHODS, check_preconditions, plan_runs, write_report  # noqa: E402
+from mmdet_droploss.benchmark import (DEFAULT_METHODS, METHODS, check_preconditions,  # noqa: E402
+                                      plan_runs, write_report)
 from mmdet_droploss.datasets.lvis_regime import (VAL_ANN, LVISRegimeSpec,  # noqa: E402
                                                  generate_lvis_regime)
 
@@ -49,7 +50,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'work_dirs/benchmark, or work_dirs/benchmark_quick with --quick)')
     parser.add_argument('--data', help='data set directory (default: data/lvis_regime, or '
                         'data/lvis_regime_quick with --quick)')
-    parser.add_argument('--methods', nargs='+', default=list(METHODS), choices=list(METHODS))
+    parser.add_argument('--methods', nargs='+', default=list(DEFAULT_METHODS),
+                        choices=list(METHODS),
+                        help="default: the paper's five; eqlv2 and federated on request")
     parser.add_argument('--seeds', nargs='+', type=int,
                         help='seed values, or one number N for seeds 0..N-1 (default 3; 1 with '
                         '--quick)')

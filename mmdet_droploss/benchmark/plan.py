@@ -16,7 +16,12 @@ METHODS: Dict[str, tuple] = {
     'beql': ('mask_rcnn_tiny_beql_b4_bench.py', 'BEQL (b = 4)'),
     'fixed_drop50': ('mask_rcnn_tiny_fixed_drop50_bench.py', 'fixed drop ratio 0.5'),
     'droploss': ('mask_rcnn_tiny_droploss_bench.py', 'DropLoss'),
+    # the baselines of later papers (configs/eqlv2, configs/federated), on request
+    'eqlv2': ('mask_rcnn_tiny_eqlv2_bench.py', 'EQLv2'),
+    'federated': ('mask_rcnn_tiny_federated_bench.py', 'Federated Loss'),
 }
+#: what the benchmark trains by default: the paper's methods (issue 10)
+DEFAULT_METHODS = ('bce', 'eql', 'beql', 'fixed_drop50', 'droploss')
 DONE_FILE = 'benchmark_run.json'
 
 
