@@ -117,7 +117,7 @@ def test_quick_benchmark_pipeline(tmp_path):
         assert f'| {METHODS[method][1]} | 1 |' in report
     # every final model was tested again for AP-Fixed, whose columns join the table
     assert '| AR | AP_fixed | APr_fixed |' in report
-    assert 'AP-Fixed (K = 2 per category)' in proc.stdout  # 10,000 x 40 / 19,809 images
+    assert 'AP-Fixed (K = 20 per category)' in proc.stdout  # 10,000 x 40 / 19,809 images
     assert 'Benchmark finished in' in proc.stdout and 'ETA' in proc.stdout
     # every precondition was measured on the BCE run (pass or not: 20 iterations mean nothing)
     table = report.split('## Preconditions')[1].split('## Results')[0]
