@@ -17,6 +17,7 @@ minutes (1 seed, 20 iterations, 40 validation images): its numbers mean nothing.
 """
 import argparse
 import dataclasses
+import json
 import os
 import os.path as osp
 import subprocess
@@ -98,15 +99,13 @@ def train(run, args, env) -> None:
 def background_scores(run, args, env) -> None:
     if osp.isfile(osp.join(run.work_dir, 'background_scores.json')):
         return
-    checkpoint = open(osp.join(run.work_dir, 'last_checkpoint')).read().strip()
     subprocess.run([sys.executable, osp.join(REPO_ROOT, 'tools/analyze_background_scores.py'),
-                    osp.join(REPO_ROOT, run.config), checkpoint, '--out', run.work_dir,
+                    osp.join(REPO_ROOT, run.config), run.checkpoint, '--out', run.work_dir,
                     '--max-images', str(SCORED_IMAGES)],
                    env=env, check=True, stdout=subprocess.DEVNULL)
 
 
 def fixed_ap_budget(val_ann: str) -> int:
-    import json
     with open(val_ann) as f:
         num_images = len(json.load(f)['images'])
     per_class, lvis_images = LVIS_V1_VAL_IMAGES
@@ -119,9 +118,8 @@ def evaluate_fixed_ap(run, budget: int, env) -> None:
     from mmdet_droploss.analysis.results import last_lvis_record
     if 'lvis/segm_AP_fixed' in (last_lvis_record(run.work_dir) or {}):
         return
-    checkpoint = open(osp.join(run.work_dir, 'last_checkpoint')).read().strip()
     cmd = [sys.executable, osp.join(REPO_ROOT, 'tools/test.py'), osp.join(REPO_ROOT, run.config),
-           checkpoint, '--work-dir', run.work_dir, '--cfg-options',
+           run.checkpoint, '--work-dir', run.work_dir, '--cfg-options',
            f'model.test_cfg.rcnn.max_per_img={FIXED_AP_MAX_PER_IMG}',
            f'test_evaluator.fixed_ap={budget}']
     with open(osp.join(run.work_dir, 'test_fixed_ap.log'), 'w') as log:

@@ -39,6 +39,12 @@ class BenchmarkRun:
     def label(self) -> str:
         return METHODS[self.method][1]
 
+    @property
+    def checkpoint(self) -> str:
+        """The run's final checkpoint (what mmengine's ``last_checkpoint`` names)."""
+        with open(osp.join(self.work_dir, 'last_checkpoint')) as f:
+            return f.read().strip()
+
     def record(self) -> Optional[dict]:
         """What the finished run recorded (seconds, seed, metrics), or ``None`` if it has not
         finished: trained, evaluated and marked done."""

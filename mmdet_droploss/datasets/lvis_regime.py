@@ -44,7 +44,7 @@ import numpy as np
 
 from .lvis_regime_vocabulary import (CLUTTER_COLOURS, HUES, SHAPES, category_attributes,
                                      category_name, draw_object, long_tail_counts, siblings)
-from .synthetic_lvis import _categories, _place_boxes, _polygon_area
+from .synthetic_lvis import _background, _categories, _place_boxes, _polygon_area
 
 TRAIN_ANN = 'annotations/lvis_bench_train.json'
 VAL_ANN = 'annotations/lvis_bench_val.json'
@@ -110,8 +110,6 @@ def _make_split(split_dir: Path, annotated: List[List[int]], unannotated: List[L
                 frequent: np.ndarray, rng: np.random.Generator, first_image_id: int,
                 write_images: bool) -> Tuple[list, list, list]:
     import cv2
-
-    from .synthetic_lvis import _background
 
     if write_images:
         split_dir.mkdir(parents=True, exist_ok=True)
