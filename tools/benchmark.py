@@ -1,10 +1,15 @@
 #!/usr/bin/env python
-"""The built-in loss benchmark: BCE, EQL, BEQL, the fixed drop ratio and DropLoss, 3 seeds each,
-on the synthetic long-tailed set in LVIS's regime, with one report.
+"""The built-in loss benchmark: calibration methods whose LVIS ranking is published (BCE, EQL,
+BCE + RFS, EQL + RFS, EQLv2) and the held-out methods (DropLoss, DropLoss + RFS, BEQL, the fixed
+drop ratio), 3 seeds each, on a synthetic long-tailed set in LVIS's regime, with one report.
 
-    python tools/benchmark.py [--out work_dirs/benchmark] [--methods bce droploss eqlv2 ...]
+    python tools/benchmark.py [--design NAME] [--out DIR] [--methods bce eql ...]
                               [--seeds 3 | --seeds 0 1 2] [--nproc 2] [--quick] [--no-fixed-ap]
     make benchmark
+
+A design (``mmdet_droploss.benchmark.designs``: data, test-time settings, RFS threshold) is
+searched on the calibration methods only; the held-out methods run on the frozen design
+(``--allow-held-out`` runs them on another, for a user's own study, and says so).
 
 Steps: write the data set (``mmdet_droploss.datasets.lvis_regime``) unless present; train and
 evaluate every (method, seed) run with ``tools/dist_train.sh`` (finished runs are skipped, so an
@@ -27,11 +32,14 @@ import time
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
-from mmdet_droploss.benchmark import (DEFAULT_METHODS, METHODS, check_preconditions,  # noqa: E402
+from mmdet_droploss.benchmark import (CALIBRATION_METHODS, DEFAULT_DESIGN,  # noqa: E402
+                                      DEFAULT_METHODS, DESIGNS, FROZEN_DESIGN,
+                                      HELD_OUT_METHODS, METHODS, check_preconditions,
                                       plan_runs, write_report)
-from mmdet_droploss.datasets.lvis_regime import (VAL_ANN, LVISRegimeSpec,  # noqa: E402
-                                                 generate_lvis_regime)
+from mmdet_droploss.datasets.lvis_regime import VAL_ANN, generate_lvis_regime  # noqa: E402
 
+# --quick: the kinds of run there are (plain, RFS-wrapped, C + 1 logits, a held-out figure method)
+QUICK_METHODS = ('bce', 'bce_rfs', 'eqlv2', 'droploss')
 QUICK_SPEC = dict(num_val_images=40, min_val_images_rare=2)
 QUICK_OPTIONS = ['train_cfg.max_iters=20', 'train_cfg.val_interval=20',
                  'param_scheduler.0.end=10', 'param_scheduler.1.milestones=[16]',
@@ -51,9 +59,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'work_dirs/benchmark, or work_dirs/benchmark_quick with --quick)')
     parser.add_argument('--data', help='data set directory (default: data/lvis_regime, or '
                         'data/lvis_regime_quick with --quick)')
-    parser.add_argument('--methods', nargs='+', default=list(DEFAULT_METHODS),
-                        choices=list(METHODS),
-                        help="default: the paper's five; eqlv2 and federated on request")
+    parser.add_argument('--design', default=DEFAULT_DESIGN, choices=list(DESIGNS),
+                        help=f'data and test-time design (default: {DEFAULT_DESIGN})')
+    parser.add_argument('--methods', nargs='+', choices=list(METHODS),
+                        help='default: calibration and held-out methods on the frozen design, '
+                        'the calibration methods on any other; federated on request')
+    parser.add_argument('--allow-held-out', action='store_true',
+                        help='run held-out methods on a design that is not the frozen one')
     parser.add_argument('--seeds', nargs='+', type=int,
                         help='seed values, or one number N for seeds 0..N-1 (default 3; 1 with '
                         '--quick)')
@@ -64,8 +76,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     seeds = args.seeds or [1 if args.quick else 3]
     args.seeds = list(range(seeds[0])) if len(seeds) == 1 else seeds
-    args.out = args.out or ('work_dirs/benchmark_quick' if args.quick else 'work_dirs/benchmark')
-    args.data = args.data or ('data/lvis_regime_quick' if args.quick else 'data/lvis_regime')
+    suffix = '' if args.design == 'issue10' else f'_{args.design}'
+    args.out = args.out or (f'work_dirs/benchmark_quick{suffix}' if args.quick else
+                            f'work_dirs/benchmark/{args.design}')
+    args.data = args.data or (f'data/lvis_regime_quick{suffix}' if args.quick else
+                              f'data/lvis_regime{suffix}')
+    frozen = args.design == FROZEN_DESIGN
+    args.methods = args.methods or list(
+        QUICK_METHODS if args.quick else DEFAULT_METHODS if frozen else CALIBRATION_METHODS)
+    held_out = [m for m in args.methods if m in HELD_OUT_METHODS]
+    if held_out and not frozen and not (args.allow_held_out or args.quick):
+        parser.error(f'{held_out} are held out: they run only on the frozen design '
+                     f'({FROZEN_DESIGN or "none frozen yet"}), never on a design being searched '
+                     f'("{args.design}"). Pass --allow-held-out to run them anyway (the report '
+                     'then compares them on an uncalibrated design).')
     return args
 
 
@@ -78,7 +102,8 @@ def train(run, args, env) -> None:
     """One run through tools/dist_train.sh; its output goes to <work_dir>/train.log, progress
     lines to the console."""
     os.makedirs(run.work_dir, exist_ok=True)
-    options = [f'randomness.seed={run.seed}'] + (QUICK_OPTIONS if args.quick else [])
+    options = ([f'randomness.seed={run.seed}'] + list(DESIGNS[args.design].train_options(
+        run.uses_rfs)) + (QUICK_OPTIONS if args.quick else []))
     cmd = ['bash', osp.join(REPO_ROOT, 'tools/dist_train.sh'), osp.join(REPO_ROOT, run.config),
            str(args.nproc), '--work-dir', run.work_dir, '--resume', '--cfg-options', *options]
     log_path = osp.join(run.work_dir, 'train.log')
@@ -101,7 +126,8 @@ def background_scores(run, args, env) -> None:
         return
     subprocess.run([sys.executable, osp.join(REPO_ROOT, 'tools/analyze_background_scores.py'),
                     osp.join(REPO_ROOT, run.config), run.checkpoint, '--out', run.work_dir,
-                    '--max-images', str(SCORED_IMAGES)],
+                    '--max-images', str(SCORED_IMAGES),
+                    *design_cfg_options(args)],
                    env=env, check=True, stdout=subprocess.DEVNULL)
 
 
@@ -112,7 +138,20 @@ def fixed_ap_budget(val_ann: str) -> int:
     return max(1, round(per_class * num_images / lvis_images))
 
 
-def evaluate_fixed_ap(run, budget: int, env) -> None:
+def design_cfg_options(args) -> list:
+    options = list(DESIGNS[args.design].cfg_options)
+    return ['--cfg-options', *options] if options else []
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=REPO_ROOT, text=True,
+                              capture_output=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ''
+
+
+def evaluate_fixed_ap(run, budget: int, env, args) -> None:
     """Test the run's final checkpoint again with the per-image cap lifted and AP-Fixed on
     (standard AP is computed too, from each image's 300 best); skipped once recorded."""
     from mmdet_droploss.analysis.results import last_lvis_record
@@ -120,6 +159,7 @@ def evaluate_fixed_ap(run, budget: int, env) -> None:
         return
     cmd = [sys.executable, osp.join(REPO_ROOT, 'tools/test.py'), osp.join(REPO_ROOT, run.config),
            run.checkpoint, '--work-dir', run.work_dir, '--cfg-options',
+           *DESIGNS[args.design].cfg_options,
            f'model.test_cfg.rcnn.max_per_img={FIXED_AP_MAX_PER_IMG}',
            f'test_evaluator.fixed_ap={budget}']
     with open(osp.join(run.work_dir, 'test_fixed_ap.log'), 'w') as log:
@@ -132,11 +172,12 @@ def main(argv=None) -> None:
     start = time.time()
     env = {**os.environ, 'MMDET_DROPLOSS_BENCH_DATA': osp.abspath(args.data) + '/',
            'PYTHONPATH': REPO_ROOT + os.pathsep + os.environ.get('PYTHONPATH', '')}
+    design = DESIGNS[args.design]
     if not osp.isfile(osp.join(args.data, VAL_ANN)):
-        spec = LVISRegimeSpec()
+        spec = design.spec
         if args.quick:
             spec = dataclasses.replace(spec, **QUICK_SPEC)
-        print(f'writing the LVIS-regime data set to {args.data}', flush=True)
+        print(f'writing the data set of design "{design.name}" to {args.data}', flush=True)
         generate_lvis_regime(args.data, spec)
 
     runs = plan_runs(args.out, args.methods, args.seeds)
@@ -161,7 +202,7 @@ def main(argv=None) -> None:
     budget = fixed_ap_budget(osp.join(args.data, VAL_ANN))
     for run in runs if not args.no_fixed_ap else []:
         print(f'AP-Fixed (K = {budget} per category): {run.label}, seed {run.seed}', flush=True)
-        evaluate_fixed_ap(run, budget, env)
+        evaluate_fixed_ap(run, budget, env, args)
     figures = {}
     for run in runs:
         if run.method in FIGURE_METHODS:
@@ -183,7 +224,7 @@ def main(argv=None) -> None:
     criteria = check_preconditions([r.work_dir for r in runs if r.method == 'bce'])
     command = 'python tools/benchmark.py ' + ' '.join(argv if argv is not None else sys.argv[1:])
     report = write_report(args.out, runs, criteria, seconds, time.time() - start,
-                          command.strip(), figures)
+                          command.strip(), figures, design, git_commit())
     print('\n' + report)
     print(f'\nBenchmark finished in {clock(time.time() - start)}; report: '
           f'{osp.join(args.out, "report.md")}')

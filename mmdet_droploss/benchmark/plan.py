@@ -7,21 +7,27 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
 from ..analysis.results import last_lvis_record
+from .calibration import CALIBRATION_METHODS
 
 BENCH_CONFIG_DIR = 'configs/benchmark'
 #: method name -> (config file under configs/benchmark/, label in the report), in table order
 METHODS: Dict[str, tuple] = {
     'bce': ('mask_rcnn_tiny_bce_bench.py', 'BCE'),
     'eql': ('mask_rcnn_tiny_eql_bench.py', 'EQL'),
+    'bce_rfs': ('mask_rcnn_tiny_bce_rfs_bench.py', 'BCE + RFS'),
+    'eql_rfs': ('mask_rcnn_tiny_eql_rfs_bench.py', 'EQL + RFS'),
+    'eqlv2': ('mask_rcnn_tiny_eqlv2_bench.py', 'EQLv2'),
+    'droploss': ('mask_rcnn_tiny_droploss_bench.py', 'DropLoss'),
+    'droploss_rfs': ('mask_rcnn_tiny_droploss_rfs_bench.py', 'DropLoss + RFS'),
     'beql': ('mask_rcnn_tiny_beql_b4_bench.py', 'BEQL (b = 4)'),
     'fixed_drop50': ('mask_rcnn_tiny_fixed_drop50_bench.py', 'fixed drop ratio 0.5'),
-    'droploss': ('mask_rcnn_tiny_droploss_bench.py', 'DropLoss'),
-    # the baselines of later papers (configs/eqlv2, configs/federated), on request
-    'eqlv2': ('mask_rcnn_tiny_eqlv2_bench.py', 'EQLv2'),
+    # a later paper's baseline (configs/federated), on request
     'federated': ('mask_rcnn_tiny_federated_bench.py', 'Federated Loss'),
 }
-#: what the benchmark trains by default: the paper's methods (issue 10)
-DEFAULT_METHODS = ('bce', 'eql', 'beql', 'fixed_drop50', 'droploss')
+#: the methods under test (issue 18): trained only on the frozen design, never while searching
+HELD_OUT_METHODS = ('droploss', 'droploss_rfs', 'beql', 'fixed_drop50')
+#: what the benchmark trains by default: the calibration methods, then the held-out ones
+DEFAULT_METHODS = CALIBRATION_METHODS + HELD_OUT_METHODS
 DONE_FILE = 'benchmark_run.json'
 
 
@@ -38,6 +44,12 @@ class BenchmarkRun:
     @property
     def label(self) -> str:
         return METHODS[self.method][1]
+
+    @property
+    def uses_rfs(self) -> bool:
+        """Trained with repeat factor sampling (its config wraps the set in
+        ``ClassBalancedDataset``)."""
+        return self.method.endswith('_rfs')
 
     @property
     def checkpoint(self) -> str:

@@ -11,7 +11,10 @@ meets them:
 2. it exceeds the frequent classes' share by at least ``SHARE_GAP_MIN``;
 3. the mean rare-class score on background proposals is at least ``SCORE_RATIO_MIN`` times
    below the frequent one;
-4. BCE's mask APr is below its APf by at least ``AP_GAP_MIN`` (LVIS AP as a fraction).
+4. BCE's mask APr is below its APf by at least ``AP_GAP_MIN`` (LVIS AP as a fraction);
+5. EQLv2's premise (Tan et al. 2021, Fig. 1): the ratio of accumulated positive to negative
+   (unweighted) gradient is far lower for rare classes than for frequent ones: the frequent
+   group's ratio is at least ``POS_NEG_RATIO_MIN`` times the rare group's.
 
 Each figure is the mean over the BCE runs (seeds).
 """
@@ -28,6 +31,7 @@ RARE_SHARE_MIN = 0.5
 SHARE_GAP_MIN = 0.15
 SCORE_RATIO_MIN = 10.0
 AP_GAP_MIN = 0.05
+POS_NEG_RATIO_MIN = 2.0
 
 GRADIENT_FILE = 'gradient_stats.json'
 SCORES_FILE = 'background_scores.json'
@@ -54,6 +58,22 @@ def background_shares(work_dir: str) -> Optional[dict]:
     return {g: head['summary']['unweighted'][g]['background_share'] for g in 'rcf'}
 
 
+def positive_negative_ratios(work_dir: str) -> Optional[dict]:
+    """Per group: accumulated positive over negative (foreground + background) gradient of the
+    unweighted loss over the whole run (EQLv2's statistic), or ``None`` without the file."""
+    path = osp.join(work_dir, GRADIENT_FILE)
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        stats = json.load(f)
+    groups = next(iter(stats['heads'].values()))['summary']['unweighted']
+    ratios = {}
+    for g in 'rcf':
+        negative = groups[g]['negative_foreground'] + groups[g]['negative_background']
+        ratios[g] = groups[g]['positive'] / negative if negative > 0 else float('nan')
+    return ratios
+
+
 def background_score_means(work_dir: str) -> Optional[dict]:
     """Per group: the mean class score on background proposals (``tools/
     analyze_background_scores.py`` output in the work dir), or ``None``."""
@@ -71,8 +91,11 @@ def _mean(values: Sequence[Optional[float]]) -> Optional[float]:
 
 
 def check_preconditions(bce_work_dirs: Sequence[str]) -> List[Criterion]:
-    """The four criteria, each from the mean over the given BCE runs."""
+    """The five criteria, each from the mean over the given BCE runs."""
     shares = [s for s in map(background_shares, bce_work_dirs) if s]
+    pos_neg = [s for s in map(positive_negative_ratios, bce_work_dirs) if s]
+    ratio_r = _mean([s['r'] for s in pos_neg])
+    ratio_f = _mean([s['f'] for s in pos_neg])
     scores = [s for s in map(background_score_means, bce_work_dirs) if s]
     metrics = [m for m in map(last_lvis_record, bce_work_dirs) if m]
     rare = _mean([s['r'] for s in shares])
@@ -88,6 +111,7 @@ def check_preconditions(bce_work_dirs: Sequence[str]) -> List[Criterion]:
     gap = None if rare is None or frequent is None else rare - frequent
     ratio = None if not score_r or score_f is None else score_f / score_r
     ap_gap = None if ap_r is None or ap_f is None else ap_f - ap_r
+    pos_neg_gap = None if not ratio_r or ratio_f is None else ratio_f / ratio_r
     fmt = (lambda v, spec='.3f': 'n/a' if v is None else format(v, spec))
     return [
         criterion('rare background share of the discouraging gradient', rare, RARE_SHARE_MIN,
@@ -100,4 +124,8 @@ def check_preconditions(bce_work_dirs: Sequence[str]) -> List[Criterion]:
                   f'frequent {fmt(score_f, ".2e")} ({len(scores)} BCE runs)'),
         criterion('BCE mask APf minus APr', ap_gap, AP_GAP_MIN,
                   f'APf {fmt(ap_f)}, APr {fmt(ap_r)} ({len(metrics)} BCE runs)'),
+        criterion('frequent / rare positive-to-negative gradient ratio (EQLv2)', pos_neg_gap,
+                  POS_NEG_RATIO_MIN,
+                  f'rare {fmt(ratio_r)}, common {fmt(_mean([s["c"] for s in pos_neg]))}, '
+                  f'frequent {fmt(ratio_f)} ({len(pos_neg)} BCE runs)'),
     ]

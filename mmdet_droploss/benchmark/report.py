@@ -6,7 +6,10 @@ import os.path as osp
 import platform
 from typing import Dict, List, Optional, Sequence
 
-from ..analysis.results import collect, csv_table, markdown_table, plot_pareto
+from ..analysis.results import ConfigResult, collect, csv_table, markdown_table, plot_pareto
+from .calibration import (CALIBRATION_METHODS, SEEDS_TO_PASS, calibrate, calibration_table,
+                          verdict)
+from .designs import FROZEN_DESIGN, BenchmarkDesign
 from .plan import BenchmarkRun
 from .preconditions import Criterion
 
@@ -27,9 +30,32 @@ def _preconditions_table(criteria: Sequence[Criterion]) -> str:
     return '\n'.join(lines)
 
 
+def results_by_method(runs: Sequence[BenchmarkRun]) -> Dict[str, ConfigResult]:
+    """Method name -> the result over its finished runs (seeds), labelled for the report."""
+    by_method: Dict[str, ConfigResult] = {}
+    for method in dict.fromkeys(r.method for r in runs):
+        finished = [r for r in runs if r.method == method and r.record() is not None]
+        if finished:
+            result = collect([r.work_dir for r in finished])[0]
+            result.config = finished[0].label
+            by_method[method] = result
+    return by_method
+
+
+def calibration_section(runs: Sequence[BenchmarkRun]) -> str:
+    """The calibration criteria (``calibration.py``) on the finished calibration runs, with
+    the verdict."""
+    results = results_by_method([r for r in runs if r.method in CALIBRATION_METHODS])
+    checks = calibrate(results)
+    seeds = min((len(r.runs) for r in results.values()), default=0)
+    return (f'Verdict: **{verdict(checks, seeds)}** (seeds per method: {seeds}; a pass needs '
+            f'{SEEDS_TO_PASS}, one seed can reject).\n\n' + calibration_table(checks))
+
+
 def write_report(out_dir: str, runs: Sequence[BenchmarkRun], criteria: Sequence[Criterion],
                  seconds: Dict[BenchmarkRun, float], total_seconds: float, command: str,
-                 figures: Optional[Dict[str, str]] = None) -> str:
+                 figures: Optional[Dict[str, str]] = None,
+                 design: Optional[BenchmarkDesign] = None, commit: str = '') -> str:
     """Write ``report.md``, ``results.csv`` and ``pareto.png`` to ``out_dir``; return the
     Markdown. Only finished runs count; the table rows follow the order of ``runs``' methods
     and are labelled with the methods' report labels."""
@@ -47,7 +73,10 @@ def write_report(out_dir: str, runs: Sequence[BenchmarkRun], criteria: Sequence[
     run_seconds = [seconds[r] for r in finished if r in seconds]
     lines: List[str] = [
         '# Loss benchmark on the LVIS-regime synthetic set', '',
-        f'Command: `{command}`', '',
+        f'Command: `{command}`' + (f' at commit `{commit}`' if commit else ''), '',
+        *([f'Design: `{design.name}`{" (frozen)" if design.name == FROZEN_DESIGN else ""}: '
+           f'{design.summary}; RFS threshold {design.rfs_threshold:.4g}.', '']
+          if design else []),
         f'Machine: {machine_description()}. This invocation: {total_seconds / 60:.1f} min. '
         f'{len(finished)} of {len(runs)} runs finished' +
         (f', {sum(run_seconds) / 60:.1f} min of runs in all, '
@@ -55,6 +84,8 @@ def write_report(out_dir: str, runs: Sequence[BenchmarkRun], criteria: Sequence[
          'evaluation).' if run_seconds else '.'), '',
         '## Preconditions (BCE runs; criteria fixed before any comparison)', '',
         _preconditions_table(criteria), '',
+        '## Calibration (methods whose LVIS ranking is published; criteria fixed before the '
+        'search)', '', calibration_section(runs), '',
         '## Results (mask AP unless marked; mean ± std over seeds, in %)', '',
         markdown_table(results), '',
         '![Pareto](pareto.png)', '']

@@ -1,0 +1,77 @@
+"""The benchmark's designs: the data set, the test-time settings and the RFS rule that a run is
+trained and evaluated with, one named entry per design tried (issue 18's search).
+
+A design is chosen by the calibration criteria (:mod:`.calibration`) alone, on methods whose
+LVIS ranking is published; the held-out methods are run only on the design frozen as
+``FROZEN_DESIGN`` (``docs/benchmark.md`` logs every design with its figures, failed ones
+included). Everything a design changes is here, so that a run's recipe is the method's config
+plus its design and nothing else.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Dict, Tuple
+
+from ..datasets.lvis_regime import LVISRegimeSpec
+from ..datasets.lvis_regime_vocabulary import long_tail_counts
+
+#: LVIS's repeat factor sampling threshold t = 0.001 of LVIS v0.5's 57k training images repeats
+#: the categories annotated in fewer than about 57 images (Gupta et al. 2019; mmdet's LVIS
+#: configs). A design keeps that absolute count: t = 57 / its number of training images.
+LVIS_RFS_IMAGE_COUNT = 57
+
+
+@dataclass(frozen=True)
+class BenchmarkDesign:
+    name: str
+    #: what the design changes and why, one line (the design log repeats it)
+    summary: str
+    spec: LVISRegimeSpec = field(default_factory=LVISRegimeSpec)
+    #: config overrides every run of the design gets (``--cfg-options`` syntax)
+    cfg_options: Tuple[str, ...] = ()
+
+    @property
+    def rfs_threshold(self) -> float:
+        """``ClassBalancedDataset(oversample_thr=...)``: categories annotated in fewer than
+        ``LVIS_RFS_IMAGE_COUNT`` training images are repeated."""
+        return LVIS_RFS_IMAGE_COUNT / self.spec.num_train_images
+
+    def train_options(self, uses_rfs: bool) -> Tuple[str, ...]:
+        rfs = (f'train_dataloader.dataset.oversample_thr={self.rfs_threshold:.6g}',) \
+            if uses_rfs else ()
+        return self.cfg_options + rfs
+
+
+# LVIS v1 val's test-time settings (mmdet's LVIS configs): 1000 RPN proposals per image, of which
+# the RoI head's 300 best detections (score above 1e-4) are kept.
+LVIS_TEST_PROPOSALS = ('model.test_cfg.rpn.nms_pre=1000', 'model.test_cfg.rpn.max_per_img=1000')
+
+
+def _scaled_counts(factor: int) -> Tuple[int, ...]:
+    """The issue-10 long tail with the frequent bin ``factor`` times larger: LVIS's bins count
+    images absolutely (rare 1-10, common 11-100), so a larger training split keeps the tail's
+    counts and grows the head's."""
+    counts = long_tail_counts()
+    return tuple(c * factor if c > 100 else c for c in counts)
+
+
+DESIGNS: Dict[str, BenchmarkDesign] = {d.name: d for d in (
+    BenchmarkDesign(
+        'issue10',
+        'the issue-10 set: 60 categories, 720 / 240 images, 200 test proposals'),
+    BenchmarkDesign(
+        'scarce4x',
+        'the tail 4x scarcer against the head (2880 training images, frequent bin x4, the '
+        'same tail counts and schedule: rare classes seen 1.7 times per annotated image), '
+        "LVIS's 1000 test proposals, rare classes in >= 20 of 360 validation images",
+        dataclasses.replace(LVISRegimeSpec(), train_image_counts=_scaled_counts(4),
+                            num_train_images=2880, num_val_images=360,
+                            min_val_images_rare=20),
+        LVIS_TEST_PROPOSALS),
+)}
+
+#: the design the held-out methods run on; ``None`` while the search has not passed calibration
+FROZEN_DESIGN = None
+#: the design ``tools/benchmark.py`` uses by default
+DEFAULT_DESIGN = FROZEN_DESIGN or 'issue10'
