@@ -69,6 +69,15 @@ DESIGNS: Dict[str, BenchmarkDesign] = {d.name: d for d in (
                             num_train_images=2880, num_val_images=360,
                             min_val_images_rare=20),
         LVIS_TEST_PROPOSALS),
+    BenchmarkDesign(
+        'scarce4x_distinct',
+        "scarce4x with a tail that looks like no frequent class (striped, in (shape, hue) "
+        "cells no frequent category has), as most of LVIS's rare classes look like no "
+        "frequent one; the tail still shares its fill with the clutter",
+        dataclasses.replace(LVISRegimeSpec(), train_image_counts=_scaled_counts(4),
+                            num_train_images=2880, num_val_images=360,
+                            min_val_images_rare=20, tail_look='distinct'),
+        LVIS_TEST_PROPOSALS),
 )}
 
 #: the design the held-out methods run on; ``None`` while the search has not passed calibration

@@ -42,8 +42,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .lvis_regime_vocabulary import (CLUTTER_COLOURS, HUES, SHAPES, category_attributes,
-                                     category_name, draw_object, long_tail_counts, siblings)
+from .lvis_regime_vocabulary import HUES  # noqa: F401  (re-exported)
+from .lvis_regime_vocabulary import (CLUTTER_COLOURS, SHAPES, category_attributes, category_name,
+                                     draw_object, hue_colours, long_tail_counts, siblings)
 from .synthetic_lvis import _background, _categories, _place_boxes, _polygon_area
 
 TRAIN_ANN = 'annotations/lvis_bench_train.json'
@@ -76,6 +77,9 @@ class LVISRegimeSpec:
     negatives_per_image: Tuple[int, int] = (3, 8)
     min_val_images_rare: int = 10
     illumination_jitter: float = 0.2
+    #: 'shared': each striped tail category shares shape, hue and shade with solid ones;
+    #: 'distinct': the tail's (shape, hue) cells are ones no frequent category has
+    tail_look: str = 'shared'
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -141,7 +145,7 @@ def _make_split(split_dir: Path, annotated: List[List[int]], unannotated: List[L
                 pattern = 'striped'
             else:
                 shape, hue, shade, pattern = attrs[k]
-                base = np.array(HUES[hue][shade], float)
+                base = np.array(hue_colours(hue)[shade], float)
             colour = np.clip(base * light + rng.normal(0, 6, 3), 0, 255).astype(np.uint8)
             points = draw_object(canvas, shape, colour, pattern, cx, cy, size,
                            float(rng.uniform(-12, 12)))
@@ -185,7 +189,7 @@ def generate_lvis_regime(out_dir: str, spec: LVISRegimeSpec = LVISRegimeSpec(),
     root = Path(out_dir)
     rng = np.random.default_rng(spec.seed)
     counts = np.asarray(spec.train_image_counts)
-    attrs = category_attributes(counts, spec.seed)
+    attrs = category_attributes(counts, spec.seed, spec.tail_look)
     partner = siblings(attrs)
     names = [category_name(a) for a in attrs]
     frequent = counts > 100

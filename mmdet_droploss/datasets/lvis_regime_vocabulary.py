@@ -19,6 +19,12 @@ HUES: Dict[str, Tuple[Tuple[int, int, int], Tuple[int, int, int]]] = {
     'yellow': ((30, 170, 190), (40, 205, 230)),
     'purple': ((150, 50, 130), (185, 65, 160)),
 }
+# Hues only the 'distinct' tail uses (a tail whose (shape, hue) no frequent category has needs
+# more cells than the five hues give).
+TAIL_ONLY_HUES: Dict[str, Tuple[Tuple[int, int, int], Tuple[int, int, int]]] = {
+    'cyan': ((170, 160, 30), (210, 200, 45)),
+    'pink': ((150, 110, 220), (185, 140, 250)),
+}
 # Clutter: shapes and colours that no category has.
 CLUTTER_COLOURS: Tuple[Tuple[int, int, int], ...] = ((60, 60, 60), (40, 80, 120), (200, 200, 190))
 
@@ -34,7 +40,8 @@ def long_tail_counts(num_rare: int = 22, num_common: int = 23,
                  geometric(10, 1, num_rare))
 
 
-def category_attributes(counts: Sequence[int], seed: int = 0) -> List[Tuple[str, str, int, str]]:
+def category_attributes(counts: Sequence[int], seed: int = 0,
+                        tail_look: str = 'shared') -> List[Tuple[str, str, int, str]]:
     """The categories' (shape, hue, shade, pattern), in id order (``counts``: training images
     per category, most frequent first).
 
@@ -43,7 +50,13 @@ def category_attributes(counts: Sequence[int], seed: int = 0) -> List[Tuple[str,
     "mug"). Tail categories are striped: each shares shape, hue and shade with solid categories
     and its fill with the clutter, so that rare classes can be taken for frequent ones and for
     background. A fixed random choice otherwise.
+
+    ``tail_look='distinct'`` draws the striped tail only in (shape, hue) cells that no frequent
+    category has (two more hues make room): tail classes then look like the clutter, not like
+    frequent objects, as most of LVIS's rare classes look like no frequent one.
     """
+    if tail_look not in ('shared', 'distinct'):
+        raise ValueError(f"tail_look must be 'shared' or 'distinct', got {tail_look!r}.")
     rng = np.random.default_rng(seed + 7919)
     frequent = [k for k, c in enumerate(counts) if c > 100]
     tail = [k for k, c in enumerate(counts) if c <= 100]
@@ -57,9 +70,21 @@ def category_attributes(counts: Sequence[int], seed: int = 0) -> List[Tuple[str,
     for n, k in enumerate(frequent):
         shape, hue = cells[n // 2]
         attrs[k] = (shape, hue, n % 2, 'solid')
+    if tail_look == 'distinct':
+        used = {(shape, hue) for shape, hue, _, _ in (attrs[k] for k in frequent)}
+        striped = [(s, h, d, 'striped') for s in SHAPES for h in (*HUES, *TAIL_ONLY_HUES)
+                   for d in (0, 1) if (s, h) not in used]
+        if len(tail) > len(striped):
+            raise ValueError(f'At most {len(striped)} distinct tail categories can be drawn, got '
+                             f'{len(tail)}.')
     for n, i in zip(tail, rng.permutation(len(striped))):
         attrs[n] = striped[i]
     return attrs
+
+
+def hue_colours(hue: str) -> Tuple[Tuple[int, int, int], Tuple[int, int, int]]:
+    """The (dark, light) BGR colours of a hue, the tail-only ones included."""
+    return HUES[hue] if hue in HUES else TAIL_ONLY_HUES[hue]
 
 
 def siblings(attrs: Sequence[Tuple[str, str, int, str]]) -> List[Optional[int]]:
