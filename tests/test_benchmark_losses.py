@@ -7,7 +7,7 @@ import pytest
 from conftest import REPO_ROOT
 
 LOSSES = ('mmdet sigmoid CE', 'mmdet softmax CE (C+1)', 'CrossEntropyCustomLoss (BCE)', 'EQL',
-          'BEQL b=4', 'DropLoss', 'DropLoss fixed 0.5')
+          'BEQL b=4', 'DropLoss', 'DropLoss fixed 0.5', 'mmdet FocalLoss', 'EFL')
 
 
 @pytest.fixture(scope='module')
@@ -42,3 +42,17 @@ def test_table_rows_ratios_memory_and_target_line(benchmark, capsys):
     assert line and 'N=256, C=1230' in line[0]
     assert float(line[0].split(': ')[1].split('x')[0]) == pytest.approx(drop / sigmoid, abs=0.05)
     assert 'the target is stated for N=8192, C=1230' in line[0]
+    efl, focal = table[256, 1230, 'EFL'][0], table[256, 1230, 'mmdet FocalLoss'][0]
+    line = [line for line in out.splitlines() if line.startswith('EFL / mmdet FocalLoss')]
+    assert line and 'N=256, C=1230' in line[0] and 'target <= 1.3' in line[0]
+    assert float(line[0].split(': ')[1].split('x')[0]) == pytest.approx(efl / focal, abs=0.05)
+
+
+def test_losses_option_picks_the_rows(benchmark, capsys):
+    benchmark.main(['--proposals', '64', '--classes', '12', '--repeats', '1', '--threads', '1',
+                    '--device', 'cpu', '--losses', 'mmdet FocalLoss', 'EFL'])
+    out = capsys.readouterr().out
+    names = {line.strip('|').split('|')[2].strip() for line in out.splitlines()
+             if line.startswith('| ') and not line.startswith('| N ')}
+    assert names == {'mmdet sigmoid CE', 'mmdet FocalLoss', 'EFL'}  # CE: the ratio column's
+    assert 'EFL / mmdet FocalLoss at N=64, C=12' in out and 'DropLoss /' not in out

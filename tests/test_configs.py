@@ -12,9 +12,10 @@ from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 
 ROOT = Path(__file__).resolve().parents[1]
-# configs/extension/ (one-stage detectors, beyond the paper): tests/test_extension_configs.py
+# configs/extension/ and configs/efl/ (one-stage detectors): tests/test_extension_configs.py
+ONE_STAGE = ('extension', 'efl')
 CONFIGS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / 'configs').rglob('*.py')
-                 if '_base_' not in p.parts and 'extension' not in p.parts)
+                 if '_base_' not in p.parts and not set(ONE_STAGE) & set(p.parts))
 # configs/demo/ and configs/benchmark/: tiny CPU models on the built-in synthetic sets
 PAPER_CONFIGS = [c for c in CONFIGS
                  if not c.startswith(('configs/demo/', 'configs/benchmark/'))]

@@ -1,5 +1,6 @@
 """configs/extension/: RetinaNet R50 on LVIS v1 with the focal-loss baseline, EQL and DropLoss
-(beyond the paper): mmdet's RetinaNet and LVIS recipe values, and the models build on CPU."""
+(beyond the paper), and configs/efl/: the same with EFL: mmdet's RetinaNet and LVIS recipe
+values, and the models build on CPU."""
 import math
 from pathlib import Path
 
@@ -13,16 +14,22 @@ import mmdet_droploss  # noqa: F401
 
 register_all_modules()
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = {'focal': 'FocalLoss', 'eql': 'EQL', 'droploss': 'DropLoss'}
+EXTENSION = {'focal': 'FocalLoss', 'eql': 'EQL', 'droploss': 'DropLoss'}
+CONFIGS = {**EXTENSION, 'efl': 'EFL'}
+#: keys of each loss_cls beyond the focal loss's (EFL: its scale factor s)
+OWN_KEYS = {'efl': {'scale_factor'}}
 
 
 def load(method: str) -> Config:
-    return Config.fromfile(str(ROOT / f'configs/extension/retinanet_r50_lvis_v1_{method}.py'))
+    folder = 'efl' if method == 'efl' else 'extension'
+    return Config.fromfile(str(ROOT / f'configs/{folder}/retinanet_r50_lvis_v1_{method}.py'))
 
 
 def test_the_folder_holds_exactly_these_configs():
     found = sorted(p.name for p in (ROOT / 'configs/extension').glob('*.py'))
-    assert found == sorted(f'retinanet_r50_lvis_v1_{m}.py' for m in CONFIGS)
+    assert found == sorted(f'retinanet_r50_lvis_v1_{m}.py' for m in EXTENSION)
+    assert sorted(p.name for p in (ROOT / 'configs/efl').glob('*.py')) == [
+        'retinanet_r50_lvis_v1_efl.py']
     for name in found:
         assert (ROOT / 'configs/extension' / name).read_text().startswith(
             '# EXTENSION BEYOND THE PAPER')
@@ -43,7 +50,9 @@ def test_recipe(method):
     if method != 'focal':
         assert (loss.num_classes, loss.categories) == (1203, 'lvis_v1')
         assert set(loss) == {'type', 'num_classes', 'categories', 'use_sigmoid', 'gamma',
-                             'alpha', 'loss_weight'}
+                             'alpha', 'loss_weight'} | OWN_KEYS.get(method, set())
+    if method == 'efl':
+        assert loss.scale_factor == 8.0  # the paper's s
     # mmdet's LVIS recipe: RFS 1e-3, multi-scale 640..800, boxes only, LVIS test settings
     dataset = cfg.train_dataloader.dataset
     assert dataset.type == 'ClassBalancedDataset' and dataset.oversample_thr == 0.001
@@ -76,7 +85,11 @@ def test_model_builds_on_cpu(method):
         loss = head.loss_cls
         assert (loss.head_family, loss.base_loss, loss.gamma, loss.alpha) == (
             'dense', 'focal', 2.0, 0.25)
-        assert int(loss.tail_mask.sum()) == 337 + 461  # LVIS v1 rare + common
+        if method == 'efl':  # no statistics yet: the first step is the focal loss
+            assert loss.scale_factor == 8.0 and int(loss.num_updates) == 0
+            assert loss.pos_grad.shape == (1203,) and not loss.pos_grad.any()
+        else:
+            assert int(loss.tail_mask.sum()) == 337 + 461  # LVIS v1 rare + common
     head.init_weights()
     prior = -math.log((1 - 0.01) / 0.01)  # RetinaNet's classifier prior
     torch.testing.assert_close(head.retina_cls.bias.detach(),

@@ -117,3 +117,23 @@ def test_head_and_loss_num_classes_must_agree(frequency_file):
     with pytest.raises(ValueError, match=r'num_classes=4 but RetinaHead has num_classes=5'):
         build_head('RetinaHead', loss_cfg(frequency_file('rcff'), 4, **FOCAL_KEYS),
                    num_classes=5, in_channels=8)
+
+
+@pytest.mark.parametrize('loss_type', ['DropLoss', 'EFL'])
+@pytest.mark.parametrize('config, head', [('mmdet::gfl/gfl_r50_fpn_1x_coco.py', 'GFLHead'),
+                                          ('mmdet::rtmdet/rtmdet_s_8xb32-300e_coco.py',
+                                           'RTMDetSepBNHead')])
+def test_the_head_is_checked_before_the_leftover_arguments(frequency_file, tmp_path, loss_type,
+                                                           config, head):
+    """mmdet's GFL / RTMDet config with only the loss type changed (as a user's config merges it
+    into QualityFocalLoss, whose beta stays): the first error names the head, not beta."""
+    from mmengine.config import Config
+    path = tmp_path / 'merged.py'
+    categories = frequency_file('f' * 80)
+    path.write_text(f"_base_ = '{config}'\nmodel = dict(bbox_head=dict(loss_cls=dict("
+                    f"type='{loss_type}', num_classes=80, categories='{categories}')))\n")
+    cfg = Config.fromfile(str(path))
+    assert cfg.model.bbox_head.loss_cls.beta == 2.0  # QualityFocalLoss's key is still there
+    with pytest.raises(ValueError, match=rf'{loss_type} cannot be the loss_cls of {head}: it '
+                                         r'trains with soft \(IoU-quality\) classification'):
+        MODELS.build(cfg.model.bbox_head)

@@ -2,6 +2,7 @@
 from .beql import BEQL, beql_background_weights
 from .drop_loss import (DropLoss, drop_background_weights, drop_keep_probability,
                         fixed_keep_probability)
+from .efl import EFL, efl_focusing_factors
 from .eql import EQL
 from .eqlv2 import EQLv2, eqlv2_class_weights, eqlv2_gradient_sums
 from .federated_loss import FederatedLoss, federated_classes
@@ -16,5 +17,6 @@ __all__ = [
     'drop_background_weights', 'drop_keep_probability', 'fixed_keep_probability',
     'WeightedSigmoidLoss', 'foreground_weights', 'sigmoid_targets', 'weighted_sigmoid_bce',
     'head_family', 'sigmoid_focal_terms', 'weighted_sigmoid_focal',
-    'EQLv2', 'eqlv2_class_weights', 'eqlv2_gradient_sums', 'FederatedLoss', 'federated_classes'
+    'EQLv2', 'eqlv2_class_weights', 'eqlv2_gradient_sums', 'FederatedLoss', 'federated_classes',
+    'EFL', 'efl_focusing_factors'
 ]

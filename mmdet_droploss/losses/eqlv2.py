@@ -22,20 +22,18 @@ weight is 1, as in the authors' code. At test time class j scores
 The accumulated ``P``, ``M`` and the number of updates are persistent buffers: they are saved in
 checkpoints, restored on resume, and all-reduced (summed) over processes at every step so that
 every GPU weights with the statistics of the whole distributed batch (the authors' code does
-the same). Proposals with label weight 0 add nothing to them.
+the same; the buffers and the all-reduce are :class:`.GradientStatistics`, shared with EFL).
+Proposals with label weight 0 add nothing to them.
 """
 from typing import Dict, Optional, Tuple
 
 import torch
 from mmdet.registry import MODELS
-from mmengine.dist import all_reduce
 from torch import Tensor
 
+from .gradient_statistics import RATIO_EPS, GradientStatistics
 from .weighted_bce import sigmoid_targets
 from .weighted_sigmoid_loss import WeightedSigmoidLoss
-
-#: added to the accumulated negative gradient before dividing, as in the authors' code
-RATIO_EPS = 1e-10
 
 
 def eqlv2_class_weights(pos_grad: Tensor, neg_grad: Tensor, num_updates: Tensor,
@@ -88,7 +86,7 @@ def eqlv2_gradient_sums(cls_score: Tensor, labels: Tensor, pos_weight: Tensor,
 
 
 @MODELS.register_module()
-class EQLv2(WeightedSigmoidLoss):
+class EQLv2(GradientStatistics, WeightedSigmoidLoss):
     """Equalization Loss v2: gradient-guided re-weighting of the positive and negative terms of
     each class by its accumulated positive-to-negative gradient ratio (Tan et al., CVPR 2021).
 
@@ -120,9 +118,7 @@ class EQLv2(WeightedSigmoidLoss):
         super().__init__(num_classes, **kwargs)
         self.gamma, self.mu, self.alpha = float(gamma), float(mu), float(alpha)
         # persistent: saved in checkpoints and restored on resume
-        self.register_buffer('pos_grad', torch.zeros(num_classes))
-        self.register_buffer('neg_grad', torch.zeros(num_classes))
-        self.register_buffer('num_updates', torch.zeros((), dtype=torch.long))
+        self.register_gradient_statistics(num_classes)
 
     def class_weights(self) -> Tuple[Tensor, Tensor]:
         """The (C + 1,) positive and negative weights ``(q, r)`` the next step uses."""
@@ -157,11 +153,8 @@ class EQLv2(WeightedSigmoidLoss):
         ``pos_grad`` and ``neg_grad``. A collective call under distributed training: every
         process must make it (each does, once per loss call)."""
         pos, neg = self.class_weights()
-        sums = eqlv2_gradient_sums(cls_score, labels, pos, neg, label_weights)
-        all_reduce(sums)  # summed over processes; a no-op outside distributed runs
-        self.pos_grad += sums[0]
-        self.neg_grad += sums[1]
-        self.num_updates += 1
+        self.add_gradient_statistics(
+            eqlv2_gradient_sums(cls_score, labels, pos, neg, label_weights))
 
     # -- mmdet classifier hooks: C + 1 channels ----------------------------------------------
     def get_cls_channels(self, num_classes: int) -> int:

@@ -86,9 +86,10 @@ def head_family(head: Optional[nn.Module], loss: nn.Module) -> Optional[str]:
                          f'{SUPPORTED}. Keep the head\'s own loss_cls there.')
     if family == 'dense' and not getattr(head, 'use_sigmoid_cls', True):
         raise ValueError(
-            f'{name} sizes its classifier from loss_cls.use_sigmoid, which is not set: it would '
-            f'build C + 1 softmax outputs. Add use_sigmoid=True to the {loss_name} loss_cls (or '
-            'inherit it from the head\'s FocalLoss instead of using _delete_=True).')
+            f'{name} sizes its classifier from loss_cls.use_sigmoid, which is not True (unset or '
+            f'False): it would build C + 1 softmax outputs. Add use_sigmoid=True to the '
+            f'{loss_name} loss_cls (or inherit it from the head\'s FocalLoss instead of using '
+            '_delete_=True).')
     if family == 'detr' and getattr(head, 'as_two_stage', False) and 'DINOHead' not in mro:
         raise ValueError(
             f'{loss_name} cannot be the loss_cls of two-stage {name}: its encoder proposals are '

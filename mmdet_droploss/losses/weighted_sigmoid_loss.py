@@ -61,8 +61,10 @@ class WeightedSigmoidLoss(nn.Module, metaclass=ABCMeta):
     custom_cls_channels = True
     custom_activation = True
     custom_accuracy = True
-    #: the head families (see head_support.py) this loss can serve
+    #: the head families (see head_support.py) this loss can serve, and why not the others
     head_families = ('roi', 'dense', 'detr')
+    head_family_reason = ('it needs the classifier width and scores that BBoxHead asks the '
+                          'loss for')
 
     def __init__(self,
                  num_classes: int,
@@ -76,6 +78,17 @@ class WeightedSigmoidLoss(nn.Module, metaclass=ABCMeta):
                  **unexpected) -> None:
         super().__init__()
         name = type(self).__name__
+        self.num_classes = num_classes
+        # The head first: a head that cannot take the loss at all is the fundamental problem,
+        # and a config merged into its previous loss_cls also carries that loss's own keys
+        # (GFL's QualityFocalLoss leaves beta), which would otherwise be reported first.
+        #: the family of the head that built this loss: 'roi', 'dense', 'detr' or None (built on
+        #: its own); a head that cannot take the loss has raised already
+        self.head_family = head_family(building_module(self), self)
+        if self.head_family is not None and self.head_family not in self.head_families:
+            raise ValueError(
+                f'{name} works in {" / ".join(self.head_families)} heads only, not as the '
+                f'loss_cls of a {self.head_family} head: {self.head_family_reason}.')
         _check_arguments(name, use_sigmoid, unexpected)
         if reduction not in REDUCTIONS:
             raise ValueError(f'{name}: reduction must be one of {REDUCTIONS}, got {reduction!r}.')
@@ -85,7 +98,6 @@ class WeightedSigmoidLoss(nn.Module, metaclass=ABCMeta):
                 f'{name}: num_classes={num_classes!r} but categories={categories!r} has '
                 f'{info.num_classes} classes. Set num_classes={info.num_classes} (and the same '
                 'in the bbox head), or point categories at the metadata of your dataset.')
-        self.num_classes = num_classes
         self.categories = categories
         #: the category metadata the weights are built from (subclasses read it in __init__)
         self.category_info = info
@@ -93,14 +105,6 @@ class WeightedSigmoidLoss(nn.Module, metaclass=ABCMeta):
         self.category_ids = tuple(int(i) for i in info.ids)
         self.reduction = reduction
         self.loss_weight = loss_weight
-        #: the family of the head that built this loss: 'roi', 'dense', 'detr' or None (built on
-        #: its own); a head that cannot take the loss has raised already
-        self.head_family = head_family(building_module(self), self)
-        if self.head_family is not None and self.head_family not in self.head_families:
-            raise ValueError(
-                f'{name} works in {" / ".join(self.head_families)} heads only, not as the '
-                f'loss_cls of a {self.head_family} head: it needs the classifier width and '
-                'scores that BBoxHead asks the loss for.')
         if self.head_family in ('dense', 'detr'):
             # These heads size the classifier, score and log accuracy themselves; BBoxHead's
             # hooks would give them a background column (dense heads look at them too).
@@ -144,14 +148,20 @@ class WeightedSigmoidLoss(nn.Module, metaclass=ABCMeta):
         weights = self.weights(cls_score, labels, label_weights)
         if self.keep_weights:
             self.last_weights = weights.float()
+        return self.loss_weight * self.weighted_base_loss(cls_score, labels, weights,
+                                                          label_weights, reduction, avg_factor)
+
+    def weighted_base_loss(self, cls_score: Tensor, labels: Tensor, weights: Tensor,
+                           label_weights: Optional[Tensor], reduction: str,
+                           avg_factor: Optional[Union[float, Tensor]]) -> Tensor:
+        """The base loss (BCE or focal) of every element times ``weights``, reduced; before
+        ``loss_weight``. A loss with its own focusing or statistics (EFL) overrides it."""
         if self.base_loss == 'focal':
-            loss = weighted_sigmoid_focal(cls_score, labels, weights, label_weights,
+            return weighted_sigmoid_focal(cls_score, labels, weights, label_weights,
                                           reduction=reduction, avg_factor=avg_factor,
                                           gamma=self.gamma, alpha=self.alpha)
-        else:
-            loss = weighted_sigmoid_bce(cls_score, labels, weights, label_weights,
-                                        reduction=reduction, avg_factor=avg_factor)
-        return self.loss_weight * loss
+        return weighted_sigmoid_bce(cls_score, labels, weights, label_weights,
+                                    reduction=reduction, avg_factor=avg_factor)
 
     def get_cls_channels(self, num_classes: int) -> int:
         """Classifier width for a head with ``num_classes`` classes: C (no background logit)."""
