@@ -13,9 +13,49 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import List, Sequence
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
 
 import numpy as np
+
+
+@dataclass
+class DetectionArrays:
+    """One iou type's detections as columns: what the shares of an evaluation exchange
+    (pickled arrays, not millions of dicts). Boxes are (x, y, w, h); ``boxes`` is ``None``
+    for mask results without a box, ``masks`` (RLE dicts, ``str`` counts) ``None`` for bbox."""
+
+    img_id: np.ndarray  # (N,) int64
+    cat_id: np.ndarray  # (N,) int64
+    score: np.ndarray  # (N,)
+    boxes: Optional[np.ndarray] = None  # (N, 4) float64
+    masks: Optional[np.ndarray] = None  # (N,) object
+
+    def __len__(self) -> int:
+        return len(self.cat_id)
+
+    def take(self, index: np.ndarray) -> 'DetectionArrays':
+        return DetectionArrays(self.img_id[index], self.cat_id[index], self.score[index],
+                               None if self.boxes is None else self.boxes[index],
+                               None if self.masks is None else self.masks[index])
+
+    def of_categories(self, cat_ids: Sequence[int]) -> 'DetectionArrays':
+        return self.take(np.flatnonzero(np.isin(self.cat_id, np.asarray(list(cat_ids),
+                                                                         np.int64))))
+
+    def to_dicts(self) -> List[dict]:
+        """LVIS result dicts (mmdet's: ``image_id``, ``bbox``, ``score``, ``category_id``,
+        ``segmentation`` for masks), in array order."""
+        img, cat, score = self.img_id.tolist(), self.cat_id.tolist(), self.score.tolist()
+        if self.masks is None:
+            return [dict(image_id=i, bbox=b, score=s, category_id=c)
+                    for i, b, s, c in zip(img, self.boxes.tolist(), score, cat)]
+        if self.boxes is None:
+            return [dict(image_id=i, score=s, category_id=c, segmentation=m)
+                    for i, s, c, m in zip(img, score, cat, self.masks.tolist())]
+        return [dict(image_id=i, bbox=b, score=s, category_id=c, segmentation=m)
+                for i, b, s, c, m in zip(img, self.boxes.tolist(), score, cat,
+                                         self.masks.tolist())]
 
 
 def _concat(records: Sequence[dict], key: str, dtype, width: int = 0) -> np.ndarray:
@@ -25,31 +65,41 @@ def _concat(records: Sequence[dict], key: str, dtype, width: int = 0) -> np.ndar
     return np.concatenate(parts)
 
 
-def records_to_detections(records: Sequence[dict], cat_ids: Sequence[int],
-                          iou_type: str) -> List[dict]:
-    """LVIS result dicts of ``iou_type`` for records with ``img_id``, ``bboxes`` (x1, y1, x2,
-    y2), ``scores``, ``labels`` and, for segm, ``masks`` (RLE) and optional ``mask_scores``."""
+def object_array(items: Sequence) -> np.ndarray:
+    """A 1-d object array of ``items`` (numpy would make dicts or lists into more axes)."""
+    out = np.empty(len(items), dtype=object)
+    out[:] = list(items)
+    return out
+
+
+def records_to_arrays(records: Sequence[dict], cat_ids: Sequence[int],
+                      iou_type: str) -> DetectionArrays:
+    """The detections of ``iou_type`` of records with ``img_id``, ``bboxes`` (x1, y1, x2, y2),
+    ``scores``, ``labels`` (indices into ``cat_ids``) and, for segm, ``masks`` (RLE) and
+    optional ``mask_scores``."""
     records = [r for r in records if len(r['labels'])]
     if iou_type == 'segm':
         records = [r for r in records if 'masks' in r]
     counts = [len(r['labels']) for r in records]
-    img = np.repeat([r['img_id'] for r in records], counts).tolist() if records else []
-    cat = np.asarray(cat_ids, dtype=np.int64)[_concat(records, 'labels', np.int64)].tolist()
+    img = np.repeat(np.asarray([r['img_id'] for r in records], np.int64), counts)
     boxes = _concat(records, 'bboxes', np.float64, 4).reshape(-1, 4)
     boxes[:, 2:] -= boxes[:, :2]
-    boxes = boxes.tolist()
+    cat = np.asarray(cat_ids, dtype=np.int64)[_concat(records, 'labels', np.int64)]
     if iou_type == 'bbox':
-        scores = _concat(records, 'scores', np.float32).tolist()
-        return [dict(image_id=i, bbox=b, score=s, category_id=c)
-                for i, b, s, c in zip(img, boxes, scores, cat)]
+        return DetectionArrays(img, cat, _concat(records, 'scores', np.float32), boxes)
     scores = np.concatenate([np.asarray(r.get('mask_scores', r['scores']), np.float32)
-                             for r in records]).tolist() if records else []
+                             for r in records]) if records else np.zeros(0, np.float32)
     masks = [m for r in records for m in r['masks']]
     for m in masks:
         if isinstance(m['counts'], bytes):
             m['counts'] = m['counts'].decode()
-    return [dict(image_id=i, bbox=b, score=s, category_id=c, segmentation=m)
-            for i, b, s, c, m in zip(img, boxes, scores, cat, masks)]
+    return DetectionArrays(img, cat, scores, boxes, object_array(masks))
+
+
+def records_to_detections(records: Sequence[dict], cat_ids: Sequence[int],
+                          iou_type: str) -> List[dict]:
+    """LVIS result dicts of ``iou_type`` for records (see :func:`records_to_arrays`)."""
+    return records_to_arrays(records, cat_ids, iou_type).to_dicts()
 
 
 def write_results(detections: List[dict], path: str) -> None:
@@ -58,12 +108,8 @@ def write_results(detections: List[dict], path: str) -> None:
         f.write(json.dumps(detections))
 
 
-def drop_unlabelled(gt, detections: List[dict]) -> List[dict]:
-    """The detections whose category is positive or negative in their image: LVIS evaluates
-    no other (federated rule). Apply it after the per-image cap, as LVIS does; the evaluators
-    drop the rest themselves, but only after converting every mask and indexing every dict."""
-    if not detections:
-        return detections
+def _labelled(gt, img_ids: np.ndarray, cat_ids: np.ndarray) -> np.ndarray:
+    """Whether each (image, category) is positive or negative in the ground truth."""
     keys = getattr(gt, '_labelled_pair_keys', None)
     if keys is None:
         stride = max(gt.getCatIds()) + 1
@@ -74,33 +120,81 @@ def drop_unlabelled(gt, detections: List[dict]) -> List[dict]:
         keys = (stride, np.unique(np.asarray(pos + neg, dtype=np.int64)))
         gt._labelled_pair_keys = keys
     stride, labelled = keys
+    return np.isin(np.asarray(img_ids, np.int64) * stride + np.asarray(cat_ids, np.int64),
+                   labelled)
+
+
+def drop_unlabelled(gt, detections: List[dict]) -> List[dict]:
+    """The detections whose category is positive or negative in their image: LVIS evaluates
+    no other (federated rule). Apply it after the per-image cap, as LVIS does; the evaluators
+    drop the rest themselves, but only after converting every mask and indexing every dict."""
+    if not detections:
+        return detections
     n = len(detections)
-    det_keys = (np.fromiter((d['image_id'] for d in detections), np.int64, n) * stride +
-                np.fromiter((d['category_id'] for d in detections), np.int64, n))
-    keep = np.isin(det_keys, labelled)
+    keep = _labelled(gt, np.fromiter((d['image_id'] for d in detections), np.int64, n),
+                     np.fromiter((d['category_id'] for d in detections), np.int64, n))
     if keep.all():
         return detections
     return [detections[i] for i in np.flatnonzero(keep).tolist()]
+
+
+def _results_object(gt, annotations: List[dict]):
+    from faster_coco_eval import COCO
+    res = COCO()
+    res.dataset['info'] = copy.deepcopy(gt.dataset.get('info', {}))
+    res.dataset['images'] = list(gt.dataset['images'])
+    res.dataset['categories'] = copy.deepcopy(gt.dataset['categories'])
+    res.dataset['annotations'] = annotations
+    res.createIndex()
+    return res
+
+
+def _check_images(gt, img_ids: np.ndarray) -> None:
+    unknown = np.setdiff1d(img_ids, np.asarray(gt.getImgIds(), np.int64))
+    if unknown.size:
+        raise ValueError(f'Results for images {unknown[:5].tolist()} that are not in the '
+                         'ground truth: evaluate against the annotation file of the split '
+                         'that was tested.')
+
+
+def load_results_arrays(gt, arrays: DetectionArrays):
+    """``load_results_faster(gt, drop_unlabelled(gt, arrays.to_dicts()))`` in one pass: the
+    federated filter, areas and (for masks without a box) boxes computed on the arrays, then
+    each result dict built once with every field the evaluator reads."""
+    from faster_coco_eval.core import mask as mask_utils
+    _check_images(gt, arrays.img_id)
+    keep = _labelled(gt, arrays.img_id, arrays.cat_id)
+    if not keep.all():
+        arrays = arrays.take(np.flatnonzero(keep))
+    img, cat, score = arrays.img_id.tolist(), arrays.cat_id.tolist(), arrays.score.tolist()
+    ids = range(1, len(img) + 1)
+    if arrays.boxes is not None:
+        area = (arrays.boxes[:, 2] * arrays.boxes[:, 3]).tolist()  # loadRes: the box's area
+        boxes = arrays.boxes.tolist()
+    elif len(arrays):
+        rles = arrays.masks.tolist()
+        area, boxes = mask_utils.area(rles).tolist(), mask_utils.toBbox(rles).tolist()
+    else:
+        area = boxes = []
+    if arrays.masks is None:
+        anns = [dict(image_id=i, bbox=b, score=s, category_id=c, area=a, id=k, iscrowd=0)
+                for i, b, s, c, a, k in zip(img, boxes, score, cat, area, ids)]
+    else:
+        anns = [dict(image_id=i, bbox=b, score=s, category_id=c, segmentation=m, area=a, id=k,
+                     iscrowd=0) for i, b, s, c, m, a, k in zip(img, boxes, score, cat,
+                                                                arrays.masks.tolist(), area, ids)]
+    return _results_object(gt, anns)
 
 
 def load_results_faster(gt, detections: List[dict]):
     """faster-coco-eval's ``gt.loadRes(detections)``, less the Python per detection: the same
     ``area`` (box area whenever a result has a box, as ``loadRes`` does, else the mask's),
     ``id`` and ``iscrowd``, and no box polygon (bbox evaluation does not read it)."""
-    from faster_coco_eval import COCO
     from faster_coco_eval.core import mask as mask_utils  # pycocotools' fails on > 255 RLEs
 
-    res = COCO()
-    res.dataset['info'] = copy.deepcopy(gt.dataset.get('info', {}))
-    res.dataset['images'] = list(gt.dataset['images'])
-    res.dataset['categories'] = copy.deepcopy(gt.dataset['categories'])
     if detections:
-        img_ids = np.fromiter((d['image_id'] for d in detections), np.int64, len(detections))
-        unknown = np.setdiff1d(img_ids, np.asarray(gt.getImgIds(), np.int64))
-        if unknown.size:
-            raise ValueError(f'Results for images {unknown[:5].tolist()} that are not in the '
-                             'ground truth: evaluate against the annotation file of the split '
-                             'that was tested.')
+        _check_images(gt, np.fromiter((d['image_id'] for d in detections), np.int64,
+                                      len(detections)))
         if 'bbox' in detections[0]:
             boxes = np.asarray([d['bbox'] for d in detections], dtype=np.float64)
             areas = (boxes[:, 2] * boxes[:, 3]).tolist()
@@ -113,9 +207,9 @@ def load_results_faster(gt, detections: List[dict]):
             d['area'] = area
             d['id'] = i
             d['iscrowd'] = 0
-    res.dataset['annotations'] = detections
-    res.createIndex()
-    return res
+    return _results_object(gt, detections)
 
 
-__all__ = ['drop_unlabelled', 'load_results_faster', 'records_to_detections', 'write_results']
+__all__ = ['DetectionArrays', 'drop_unlabelled', 'load_results_arrays', 'load_results_faster',
+           'object_array',
+           'records_to_arrays', 'records_to_detections', 'write_results']
