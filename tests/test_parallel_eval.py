@@ -10,6 +10,7 @@ import pytest
 import mmdet_droploss  # noqa: F401  (registers the metric, applies the lvis numpy fix)
 from mmdet_droploss.evaluation import FastLVISMetric, PerClassTopK, load_ground_truth
 from mmdet_droploss.evaluation.benchmark_data import generate_lvis_like
+from mmdet_droploss.evaluation.detection_arrays import PackedRLE
 from mmdet_droploss.evaluation.lvis_backends import category_frequencies, ground_truth_ids
 from mmdet_droploss.evaluation.lvis_summary import summarize
 from mmdet_droploss.evaluation.parallel import InProcess
@@ -146,6 +147,23 @@ def test_metric_with_a_process_pool_reports_what_one_process_does(generated):
         for suffix in ('', '_fixed'):
             assert f'lvis/{t}_AP{suffix}' in results[1]
         assert f'lvis/{t}_AP_pool' in results[1]
+
+
+def test_packed_masks_take_and_join_as_lists_do():
+    rng = np.random.default_rng(0)
+    rles = [dict(size=[int(h), int(w)], counts=''.join(rng.choice(list('abc0;?'), n)))
+            for h, w, n in rng.integers(1, 40, (30, 3))]
+    rles[3]['counts'] = rles[3]['counts'].encode()  # bytes, as encode_mask_results gives
+    as_str = [dict(size=r['size'], counts=r['counts'] if isinstance(r['counts'], str) else
+                   r['counts'].decode()) for r in rles]
+    packed = PackedRLE.pack(rles)
+    assert packed.to_list() == as_str
+    index = np.array([5, 0, 29, 5, 12])
+    assert packed.take(index).to_list() == [as_str[i] for i in index]
+    assert packed.take(np.zeros(0, np.int64)).to_list() == []
+    joined = PackedRLE.concatenate([packed.take(np.arange(10)), PackedRLE.pack([]),
+                                    packed.take(np.arange(10, 30))])
+    assert joined.to_list() == as_str
 
 
 def test_bad_splits_and_nproc_are_named():

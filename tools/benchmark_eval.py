@@ -124,12 +124,15 @@ def _worker(args) -> None:
                             metric_items=[k for k in ('AP', 'AP50', 'AP75', 'APs', 'APm',
                                                       'APl', 'APr', 'APc', 'APf', 'AR')])
     metric._load_ground_truth()
-    if metric.dets_per_class:  # AP-Fixed's per-class budget fills as results stream in
-        for _, record in records:
-            metric.add_record(record)
+    # what process() does while the model runs: each image's 300 best kept (masks packed),
+    # AP-Fixed's per-class budget filled
+    for _, record in records:
+        metric.add_record(record)
+    if metric.dets_per_class:
         metric.gather_budgets()
-        records = metric.results
+    records = metric.results
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    metric.start_workers()  # in a test run the first result starts them
     runner = metric._make_runner()
     metric._runner = runner
     start, cpu_start = time.perf_counter(), _cpu_seconds()
@@ -139,10 +142,12 @@ def _worker(args) -> None:
         seconds = time.perf_counter() - start
     finally:
         runner.close()
-    cpu = _cpu_seconds() - cpu_start  # this process and its finished workers
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     shares = metric.last_shares.get(args.iou_type, [])
     workers = [s['peak_rss_gb'] for s in shares if s['where'] != 'this process']
+    # this process, and what its workers spent on their shares
+    cpu = _cpu_seconds() - cpu_start + sum(s['cpu_seconds'] for s in shares
+                                           if s['where'] != 'this process')
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with open(args.out, 'w') as f:
         json.dump(dict(seconds=seconds, cpu_seconds=cpu, base_gb=base / 2**20,
                        peak_gb=peak / 2**20, worker_peak_gb=max(workers, default=None),
@@ -150,9 +155,8 @@ def _worker(args) -> None:
 
 
 def _cpu_seconds() -> float:
-    own, children = (resource.getrusage(w) for w in (resource.RUSAGE_SELF,
-                                                     resource.RUSAGE_CHILDREN))
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
 
 
 def _tree_rss_gb(pid: int) -> float:
@@ -281,8 +285,11 @@ def _report_generated(args, num_dets, runs) -> None:
               f'{"-" if worker is None else "%.2f" % worker} | '
               f'{"%.1fx" % (lvis / run["seconds"]) if lvis else "-"} | '
               f'{"%.2fx" % (one / run["seconds"]) if one else "-"} | ok |')
-    print('\n(peak RSS, main: the evaluating process, records and ground truth included; per '
-          'worker: the largest of the worker processes, each a fresh process)')
+    print('\n(wall: records to metrics; the workers are started before, as in a test run, '
+          'where the first result starts them while the model runs; CPU: the evaluating '
+          'process and its workers; peak RSS, main: the evaluating '
+          'process, records and ground truth included; per worker: the largest worker, each a '
+          'fresh process)')
     for iou_type in args.iou_types:
         done = {f'{b}/{n}': r for (b, t, n), r in runs.items() if t == iou_type and
                 'error' not in r}

@@ -20,7 +20,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from .lvis_backends import LVISEvaluation, evaluate
-from .result_records import DetectionArrays, object_array
+from .detection_arrays import DetectionArrays, PackedRLE
 
 DEFAULT_DETS_PER_CLASS = 10000
 # below this many buffered detections PerClassTopK never prunes (pruning has a fixed cost)
@@ -80,6 +80,8 @@ class PerClassTopK:
         n = len(labels)
         if n == 0:
             return
+        if isinstance(payload, PackedRLE):
+            payload = payload.to_list()
         if isinstance(payload, np.ndarray):
             payload_arr = payload
         else:
@@ -146,19 +148,12 @@ class PerClassTopK:
             arrays.boxes = payload.astype(np.float64).reshape(-1, 4).copy()
             arrays.boxes[:, 2:] -= arrays.boxes[:, :2]
         else:
-            arrays.masks = object_array([_decoded(m) for m in payload.tolist()])
+            arrays.masks = PackedRLE.pack(payload.tolist())
         return arrays
 
     def detections(self, cat_ids: Sequence[int]) -> List[dict]:
         """The kept detections as LVIS result dicts, in arrival order."""
         return self.arrays(cat_ids).to_dicts()
-
-
-def _decoded(rle: dict) -> dict:
-    """An RLE with ``str`` counts (mmdet's ``encode_mask_results`` gives ``bytes``)."""
-    if isinstance(rle['counts'], bytes):
-        return dict(size=[int(v) for v in rle['size']], counts=rle['counts'].decode())
-    return rle
 
 
 def select_fixed(detections: Sequence[dict], k: int = DEFAULT_DETS_PER_CLASS) -> List[dict]:

@@ -20,7 +20,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from .lvis_summary import print_summary, summarize
-from .result_records import DetectionArrays
+from .detection_arrays import DetectionArrays
 
 BACKENDS = ('faster_coco_eval', 'lvis')
 MAX_DETS_PER_IMAGE = 300
@@ -110,7 +110,7 @@ def check_backend(backend: str) -> None:
         except ImportError as err:
             raise ImportError(
                 "backend='faster_coco_eval' needs the faster-coco-eval package: "
-                "pip install 'faster-coco-eval>=1.6.5', or use backend='lvis'.") from err
+                "pip install 'faster-coco-eval==1.8.0', or use backend='lvis'.") from err
 
 
 def category_frequencies(gt, cat_ids: Sequence[int]) -> List[str]:

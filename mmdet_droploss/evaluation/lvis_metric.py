@@ -21,7 +21,6 @@ process, ``nproc=N`` evaluates the shares in this process and N - 1 worker proce
 from __future__ import annotations
 
 import gc
-import itertools
 import os.path as osp
 import time
 from collections import OrderedDict
@@ -29,19 +28,18 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.logging import MMLogger
-from terminaltables import AsciiTable
-
 from mmdet.evaluation.metrics import LVISMetric
 from mmdet.registry import METRICS
 from mmdet.structures.mask import encode_mask_results
 
+from .detection_arrays import DetectionArrays, packed
 from .fixed_ap import DEFAULT_DETS_PER_CLASS, PerClassTopK
 from .lvis_backends import (BACKENDS, MAX_DETS_PER_IMAGE, category_frequencies, check_backend,
                             ground_truth_ids, load_ground_truth)
-from .lvis_summary import category_ap, print_summary, summarize
-from .parallel import Distributed, InProcess, ProcessPool, evaluate_on_every_rank
+from .lvis_summary import category_ap, category_table, print_summary, summarize
+from .parallel import Distributed, InProcess, ProcessPool, evaluate_on_every_rank, runner_for
 from .pooled_ap import pooled_ap
-from .result_records import DetectionArrays, records_to_arrays, write_results
+from .result_records import records_to_arrays, write_results
 from .shares import Merged, describe, make_tasks, merge, split_categories
 
 DEFAULT_ITEMS = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AR')
@@ -125,6 +123,8 @@ class FastLVISMetric(LVISMetric):
                              f'integer (or None: every rank, one process alone), got {nproc!r}.')
         self.nproc = nproc
         self._runner = None
+        self._pool: Optional[ProcessPool] = None  # nproc > 1 in one process: kept across runs
+        self._workers_started = False
         self.last_shares: Dict[str, List[dict]] = {}  # iou type -> each share's size and cost
         self.fixed_ap, self.pooled_ap = bool(fixed_ap), bool(pooled_ap)
         self.dets_per_class = budget
@@ -153,6 +153,8 @@ class FastLVISMetric(LVISMetric):
     def add_record(self, result: dict) -> None:
         """Keep one image's record (numpy boxes, scores, labels, RLE masks): into the per-class
         budgets, and its 300 best for standard AP."""
+        if not self._workers_started and (self.nproc or 1) > 1:
+            self.start_workers(wait=False)
         for iou_type, budget in self._budgets.items():
             if iou_type == 'bbox':
                 budget.add(result['img_id'], result['labels'], result['scores'],
@@ -168,6 +170,8 @@ class FastLVISMetric(LVISMetric):
                 result[key] = result[key][keep]
             if 'masks' in result:
                 result['masks'] = [result['masks'][i] for i in keep.tolist()]
+        if 'masks' in result:  # one byte buffer: a fraction of the dicts' memory and pickle
+            result['masks'] = packed(result['masks'])
         self.results.append((dict(img_id=result['img_id']), result))
 
     def gather_budgets(self) -> None:
@@ -196,19 +200,27 @@ class FastLVISMetric(LVISMetric):
             try:
                 return super().evaluate(size)
             finally:
-                runner.close()
+                if runner is not self._pool:
+                    runner.close()
         finally:
             self._merged, self._runner = {}, None
 
     def _make_runner(self):
-        from mmengine.dist import get_world_size, is_distributed
-        world = get_world_size() if is_distributed() else 1
-        if world > 1:
-            shares = min(self.nproc or world, world)
-            return Distributed(shares, use_files=self.collect_device == 'cpu',
-                               tmpdir=getattr(self, 'collect_dir', None)) if shares > 1 \
-                else InProcess(1)
-        return ProcessPool(self.nproc) if (self.nproc or 1) > 1 else InProcess(1)
+        runner = runner_for(self.nproc, self.collect_device, getattr(self, 'collect_dir', None))
+        if isinstance(runner, ProcessPool):  # kept for every later evaluation
+            self._pool = self._pool or runner
+            self._pool.start(wait=False)
+            return self._pool
+        return runner
+
+    def start_workers(self, wait: bool = True) -> None:
+        """Start the ``nproc - 1`` worker processes of a single-process run now (the first
+        result does it, so that they start while the model runs); they serve every later
+        evaluation. Nothing to do in a distributed run or with one process."""
+        self._workers_started = True
+        runner = self._make_runner()
+        if runner is self._pool:
+            runner.start(wait=wait)
 
     def _load_ground_truth(self) -> None:
         if self._ground_truth is not None:
@@ -292,7 +304,7 @@ class FastLVISMetric(LVISMetric):
             logger.info(f'  {line}')
         self.last_shares[iou_type] = [
             dict(where=w, categories=len(r.cat_ids), detections=r.num_detections,
-                 seconds=r.seconds, peak_rss_gb=r.peak_rss_gb) for r, w in zip(results, where)]
+                 seconds=r.seconds, cpu_seconds=r.cpu_seconds, peak_rss_gb=r.peak_rss_gb) for r, w in zip(results, where)]
         return merged
 
     def _fixed_and_pooled(self, merged: Merged, iou_type: str, logger) -> Dict[str, float]:
@@ -315,21 +327,11 @@ class FastLVISMetric(LVISMetric):
 
     def _classwise(self, merged: Merged, iou_type: str, logger) -> Dict[str, float]:
         """Per-category AP (all IoUs, all areas), as a table and as ``<name>_precision``."""
-        names = self._category_names(merged.cat_ids)
+        name = {c['id']: c['name'] for c in self._ground_truth.dataset['categories']}
+        names = [name[c] for c in merged.cat_ids]
         aps = category_ap(merged.standard[0]).tolist()
-        rows = [(name, f'{ap:0.3f}') for name, ap in zip(names, aps)]
-        values = {f'{name}_precision': round(ap, 3) for name, ap in zip(names, aps)}
-        num_columns = min(6, len(rows) * 2)
-        flat = list(itertools.chain(*rows))
-        table = [['category', 'AP'] * (num_columns // 2)]
-        table += list(itertools.zip_longest(*[flat[i::num_columns] for i in range(num_columns)]))
-        logger.info(f'{iou_type} AP per category\n' + AsciiTable(table).table)
-        return values
-
-    def _category_names(self, cat_ids: Sequence[int]) -> List[str]:
-        gt = self._ground_truth
-        cats = gt.load_cats(cat_ids) if self.backend == 'lvis' else gt.loadCats(cat_ids)
-        return [c['name'] for c in cats]
+        logger.info(f'{iou_type} AP per category\n' + category_table(names, aps))
+        return {f'{n}_precision': round(ap, 3) for n, ap in zip(names, aps)}
 
 
 __all__ = ['FastLVISMetric', 'BACKENDS']

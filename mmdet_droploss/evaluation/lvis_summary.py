@@ -10,6 +10,7 @@ same statistics as one evaluation of all of them (what ``shares.py`` relies on).
 """
 from __future__ import annotations
 
+import itertools
 from typing import Callable, Dict, Optional, Sequence
 
 import numpy as np
@@ -62,6 +63,16 @@ def category_ap(precision: np.ndarray) -> np.ndarray:
         return np.where(valid.any(0), (p * valid).sum(0) / valid.sum(0), np.nan)
 
 
+def category_table(names: Sequence[str], aps: Sequence[float]) -> str:
+    """Per-category AP as a table of up to three (category, AP) column pairs."""
+    from terminaltables import AsciiTable
+    flat = list(itertools.chain(*((n, f'{ap:0.3f}') for n, ap in zip(names, aps))))
+    num_columns = min(6, len(flat))
+    table = [['category', 'AP'] * (num_columns // 2)]
+    table += list(itertools.zip_longest(*[flat[i::num_columns] for i in range(num_columns)]))
+    return AsciiTable(table).table
+
+
 def print_summary(stats: Dict[str, float], max_dets: Optional[int] = 300,
                   print_fn: Callable[[str], None] = print) -> None:
     """The LVIS summary table (the ``lvis`` package's layout)."""
@@ -74,4 +85,5 @@ def print_summary(stats: Dict[str, float], max_dets: Optional[int] = 300,
                  f'maxDets={dets:>3s} catIds={group or "all":>3s}] = {stats[name]:0.3f}')
 
 
-__all__ = ['AREAS', 'GROUPS', 'IOU_THRESHOLDS', 'category_ap', 'print_summary', 'summarize']
+__all__ = ['AREAS', 'GROUPS', 'IOU_THRESHOLDS', 'category_ap', 'category_table', 'print_summary',
+           'summarize']

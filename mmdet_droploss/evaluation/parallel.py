@@ -18,6 +18,7 @@ import os
 import pickle
 import shutil
 import tempfile
+import time
 import traceback
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -43,19 +44,32 @@ class InProcess:
 
 
 class ProcessPool(InProcess):
-    """Share 0 in this process, the others in ``nproc - 1`` worker processes."""
+    """Share 0 in this process, the others in ``nproc - 1`` worker processes. Starting the
+    workers (a fresh interpreter importing torch and mmdet) takes seconds: :meth:`start` them
+    early, e.g. while the model runs; they stay up until :meth:`close`."""
 
     def __init__(self, nproc: int) -> None:
         if nproc < 2:
             raise ValueError(f'A process pool needs nproc >= 2, got {nproc}.')
         super().__init__(nproc)
         self._executor: Optional[ProcessPoolExecutor] = None
+        self._warmup: list = []
 
-    def run(self, tasks: Sequence[ShareTask]) -> List[ShareResult]:
+    def start(self, wait: bool = True) -> None:
+        """Start the workers (once); with ``wait``, return when all have started."""
         if self._executor is None:
             context = multiprocessing.get_context('forkserver')
             context.set_forkserver_preload([__name__])
             self._executor = ProcessPoolExecutor(self.num_shares - 1, mp_context=context)
+            # one call per worker, each long enough that no worker takes two
+            self._warmup = [self._executor.submit(_started, 0.5)
+                            for _ in range(self.num_shares - 1)]
+        if wait:
+            for future in self._warmup:
+                future.result()
+
+    def run(self, tasks: Sequence[ShareTask]) -> List[ShareResult]:
+        self.start(wait=False)
         futures = [self._executor.submit(evaluate_share, t) for t in tasks[1:]]
         own = evaluate_share(tasks[0])
         return [own] + [f.result() for f in futures]
@@ -67,6 +81,11 @@ class ProcessPool(InProcess):
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=failed)
             self._executor = None
+
+
+def _started(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
 
 
 class RankFailed(RuntimeError):
@@ -104,6 +123,19 @@ class Distributed(InProcess):
     def close(self, failed: bool = False) -> None:
         from mmengine.dist import broadcast_object_list
         broadcast_object_list([('failed' if failed else 'done', None)])
+
+
+def runner_for(nproc: Optional[int], collect_device: str = 'cpu',
+               collect_dir: Optional[str] = None):
+    """Who evaluates: in a distributed run, the first ``nproc`` ranks (default all); in one
+    process, a pool of ``nproc`` processes (default 1: this one)."""
+    from mmengine.dist import get_world_size, is_distributed
+    world = get_world_size() if is_distributed() else 1
+    if world > 1:
+        shares = min(nproc or world, world)
+        return Distributed(shares, collect_device == 'cpu', collect_dir) if shares > 1 \
+            else InProcess(1)
+    return ProcessPool(nproc) if (nproc or 1) > 1 else InProcess(1)
 
 
 def evaluate_on_every_rank(metric, size: int, runner: Distributed) -> dict:
@@ -211,4 +243,4 @@ def _gather(result, exchange: Optional[str]):
 
 
 __all__ = ['Distributed', 'InProcess', 'ProcessPool', 'RankFailed', 'evaluate_on_every_rank',
-           'serve']
+           'runner_for', 'serve']

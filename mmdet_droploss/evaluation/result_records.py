@@ -13,49 +13,11 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import List, Sequence
 
 import numpy as np
 
-
-@dataclass
-class DetectionArrays:
-    """One iou type's detections as columns: what the shares of an evaluation exchange
-    (pickled arrays, not millions of dicts). Boxes are (x, y, w, h); ``boxes`` is ``None``
-    for mask results without a box, ``masks`` (RLE dicts, ``str`` counts) ``None`` for bbox."""
-
-    img_id: np.ndarray  # (N,) int64
-    cat_id: np.ndarray  # (N,) int64
-    score: np.ndarray  # (N,)
-    boxes: Optional[np.ndarray] = None  # (N, 4) float64
-    masks: Optional[np.ndarray] = None  # (N,) object
-
-    def __len__(self) -> int:
-        return len(self.cat_id)
-
-    def take(self, index: np.ndarray) -> 'DetectionArrays':
-        return DetectionArrays(self.img_id[index], self.cat_id[index], self.score[index],
-                               None if self.boxes is None else self.boxes[index],
-                               None if self.masks is None else self.masks[index])
-
-    def of_categories(self, cat_ids: Sequence[int]) -> 'DetectionArrays':
-        return self.take(np.flatnonzero(np.isin(self.cat_id, np.asarray(list(cat_ids),
-                                                                         np.int64))))
-
-    def to_dicts(self) -> List[dict]:
-        """LVIS result dicts (mmdet's: ``image_id``, ``bbox``, ``score``, ``category_id``,
-        ``segmentation`` for masks), in array order."""
-        img, cat, score = self.img_id.tolist(), self.cat_id.tolist(), self.score.tolist()
-        if self.masks is None:
-            return [dict(image_id=i, bbox=b, score=s, category_id=c)
-                    for i, b, s, c in zip(img, self.boxes.tolist(), score, cat)]
-        if self.boxes is None:
-            return [dict(image_id=i, score=s, category_id=c, segmentation=m)
-                    for i, s, c, m in zip(img, score, cat, self.masks.tolist())]
-        return [dict(image_id=i, bbox=b, score=s, category_id=c, segmentation=m)
-                for i, b, s, c, m in zip(img, self.boxes.tolist(), score, cat,
-                                         self.masks.tolist())]
+from .detection_arrays import DetectionArrays, PackedRLE, packed
 
 
 def _concat(records: Sequence[dict], key: str, dtype, width: int = 0) -> np.ndarray:
@@ -65,18 +27,11 @@ def _concat(records: Sequence[dict], key: str, dtype, width: int = 0) -> np.ndar
     return np.concatenate(parts)
 
 
-def object_array(items: Sequence) -> np.ndarray:
-    """A 1-d object array of ``items`` (numpy would make dicts or lists into more axes)."""
-    out = np.empty(len(items), dtype=object)
-    out[:] = list(items)
-    return out
-
-
 def records_to_arrays(records: Sequence[dict], cat_ids: Sequence[int],
                       iou_type: str) -> DetectionArrays:
     """The detections of ``iou_type`` of records with ``img_id``, ``bboxes`` (x1, y1, x2, y2),
-    ``scores``, ``labels`` (indices into ``cat_ids``) and, for segm, ``masks`` (RLE) and
-    optional ``mask_scores``."""
+    ``scores``, ``labels`` (indices into ``cat_ids``) and, for segm, ``masks`` (RLE dicts or
+    :class:`PackedRLE`) and optional ``mask_scores``."""
     records = [r for r in records if len(r['labels'])]
     if iou_type == 'segm':
         records = [r for r in records if 'masks' in r]
@@ -89,11 +44,8 @@ def records_to_arrays(records: Sequence[dict], cat_ids: Sequence[int],
         return DetectionArrays(img, cat, _concat(records, 'scores', np.float32), boxes)
     scores = np.concatenate([np.asarray(r.get('mask_scores', r['scores']), np.float32)
                              for r in records]) if records else np.zeros(0, np.float32)
-    masks = [m for r in records for m in r['masks']]
-    for m in masks:
-        if isinstance(m['counts'], bytes):
-            m['counts'] = m['counts'].decode()
-    return DetectionArrays(img, cat, scores, boxes, object_array(masks))
+    masks = PackedRLE.concatenate([packed(r['masks']) for r in records])
+    return DetectionArrays(img, cat, scores, boxes, masks)
 
 
 def records_to_detections(records: Sequence[dict], cat_ids: Sequence[int],
@@ -171,18 +123,18 @@ def load_results_arrays(gt, arrays: DetectionArrays):
     if arrays.boxes is not None:
         area = (arrays.boxes[:, 2] * arrays.boxes[:, 3]).tolist()  # loadRes: the box's area
         boxes = arrays.boxes.tolist()
-    elif len(arrays):
-        rles = arrays.masks.tolist()
+    rles = [] if arrays.masks is None else arrays.masks.to_list()
+    if arrays.boxes is None and rles:
         area, boxes = mask_utils.area(rles).tolist(), mask_utils.toBbox(rles).tolist()
-    else:
+    elif arrays.boxes is None:
         area = boxes = []
     if arrays.masks is None:
         anns = [dict(image_id=i, bbox=b, score=s, category_id=c, area=a, id=k, iscrowd=0)
                 for i, b, s, c, a, k in zip(img, boxes, score, cat, area, ids)]
     else:
         anns = [dict(image_id=i, bbox=b, score=s, category_id=c, segmentation=m, area=a, id=k,
-                     iscrowd=0) for i, b, s, c, m, a, k in zip(img, boxes, score, cat,
-                                                                arrays.masks.tolist(), area, ids)]
+                     iscrowd=0) for i, b, s, c, m, a, k in zip(img, boxes, score, cat, rles,
+                                                                area, ids)]
     return _results_object(gt, anns)
 
 
@@ -211,5 +163,4 @@ def load_results_faster(gt, detections: List[dict]):
 
 
 __all__ = ['DetectionArrays', 'drop_unlabelled', 'load_results_arrays', 'load_results_faster',
-           'object_array',
            'records_to_arrays', 'records_to_detections', 'write_results']

@@ -30,7 +30,7 @@ import numpy as np
 
 from .lvis_backends import MAX_DETS_PER_IMAGE, accumulate, ground_truth_from_dataset
 from .pooled_ap import PoolRecords, pool_records
-from .result_records import DetectionArrays
+from .detection_arrays import DetectionArrays
 
 CHUNK_DETECTIONS = 1_000_000
 Arrays = Tuple[np.ndarray, np.ndarray]  # precision (T, R, K, A), recall (T, K, A)
@@ -66,6 +66,7 @@ class ShareResult:
     pool: Optional[PoolRecords] = None
     num_detections: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     peak_rss_gb: float = 0.0
     pid: int = field(default_factory=os.getpid)
 
@@ -132,7 +133,7 @@ def _chunks(task: ShareTask) -> List[List[int]]:
 
 def evaluate_share(task: ShareTask) -> ShareResult:
     """Evaluate one share (in whichever process runs it)."""
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     gc_was_enabled = gc.isenabled()
     gc.disable()  # millions of acyclic dicts: the cyclic collector would rescan them all
     try:
@@ -144,6 +145,7 @@ def evaluate_share(task: ShareTask) -> ShareResult:
         if gc_was_enabled:
             gc.enable()
     result.seconds = time.perf_counter() - start
+    result.cpu_seconds = time.process_time() - cpu_start
     result.peak_rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     return result
 
@@ -193,8 +195,10 @@ def merge(results: Sequence[ShareResult]) -> Merged:
         parts = [getattr(r, kind) for r in results if r.cat_ids]
         if not parts or any(p is None for p in parts):
             return None
-        precision = np.concatenate([p for p, _ in parts], axis=2)[:, :, order]
-        recall = np.concatenate([r for _, r in parts], axis=1)[:, order]
+        precision = np.concatenate([p for p, _ in parts], axis=2)
+        recall = np.concatenate([r for _, r in parts], axis=1)
+        if not np.array_equal(order, np.arange(order.size)):
+            precision, recall = precision[:, :, order], recall[:, order]
         return precision, recall
 
     pools = [r.pool for r in results if r.pool is not None]
