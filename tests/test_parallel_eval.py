@@ -184,17 +184,19 @@ def test_dist_test_on_two_gloo_processes_equals_one_process(demo_run, tmp_path):
     tools/test.py in one process, and says how evaluation was split."""
     import sys
 
-    from conftest import demo_env, run_tool
+    from conftest import REPO_ROOT, demo_env, run_tool
     from test_demo_dist import _metrics_json
     two = _metrics_json(demo_run.work_dir)
+    # this checkout's package, as the launch scripts use (not an editable install elsewhere)
+    env = {**demo_env(demo_run.data_root), 'PYTHONPATH': str(REPO_ROOT)}
     log = run_tool([sys.executable, 'tools/test.py', demo_run.config, demo_run.checkpoint,
-                    '--work-dir', tmp_path], demo_env(demo_run.data_root))
+                    '--work-dir', tmp_path], env)
     one = _metrics_json(tmp_path)
     assert {k: two[k] for k in LVIS_KEYS} == {k: one[k] for k in LVIS_KEYS}
     assert any(0 < one[k] < 1 for k in LVIS_KEYS)
     for t in ('bbox', 'segm'):
         assert f'{t}: evaluated by category in 2 share(s)' in demo_run.test_log
         assert f'{t}: evaluated by category in 1 share(s)' in log
-        shares = re.findall(rf'share (\d) \(rank (\d), pid \d+\): (\d+) categories', 
+        shares = re.findall(r'share (\d) \(rank (\d), pid \d+\): (\d+) categories',
                             demo_run.test_log)
         assert {(s, r) for s, r, _ in shares} == {('0', '0'), ('1', '1')}

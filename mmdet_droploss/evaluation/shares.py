@@ -168,8 +168,12 @@ def _evaluate_chunks(task: ShareTask, result: ShareResult) -> None:
                 outcome = accumulate(gt, selected, task.iou_type, img_ids, task.backend, -1,
                                      cats)
                 fixed.append((outcome.precision, outcome.recall))
-    join = lambda parts: (np.concatenate([p for p, _ in parts], axis=2),
-                          np.concatenate([r for _, r in parts], axis=1)) if parts else None
+    def join(parts: List[Arrays]) -> Optional[Arrays]:
+        if len(parts) < 2:
+            return parts[0] if parts else None
+        return (np.concatenate([p for p, _ in parts], axis=2),
+                np.concatenate([r for _, r in parts], axis=1))
+
     result.standard, result.fixed = join(standard), join(fixed)
     result.pool = PoolRecords.concatenate(pools) if task.pooled_ap else None
 
