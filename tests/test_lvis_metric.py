@@ -202,19 +202,41 @@ def test_distributed_evaluation_gathers_every_process(lvis_set, tmp_path):
 
 def test_benchmark_tool_prints_both_backends_and_their_agreement(tmp_path):
     proc = subprocess.run([sys.executable, 'tools/benchmark_eval.py', '--generate',
-                           '--num-images', '30', '--dets-per-image', '40'],
+                           '--num-images', '30', '--dets-per-image', '40', '--nproc', '2'],
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=400)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    import re
+    table = [line.split('|')[1:-1] for line in out.splitlines()
+             if re.match(r'\| (lvis|faster_coco_eval) \|', line)]
+    # lvis with 1 process, faster-coco-eval with 1 and 2, for each iou type; all measured
+    assert [(r[0].strip(), r[1].strip(), r[2].strip()) for r in table] == [
+        (b, t, n) for t in ('bbox', 'segm') for b, n in (('lvis', '1'), ('faster_coco_eval', '1'),
+                                                         ('faster_coco_eval', '2'))]
+    for row in table:
+        assert row[-1].strip() == 'ok' and float(row[3]) > 0 and float(row[5]) > 0
+        assert row[7].strip().endswith('x')  # speedup over the lvis path
+    assert all(row[6].strip() == '-' for row in table if row[2].strip() == '1')
+    assert all(float(row[6]) > 0 for row in table if row[2].strip() == '2')  # worker's RSS
+    for iou_type in ('bbox', 'segm'):
+        assert f'## {iou_type}: 30 images, 1200 detections' in out
+    rows = [line.split('|') for line in out.splitlines() if line.startswith('| AP')]
+    assert len(rows) == 2 * 9
+    for row in rows:  # the back ends and process counts agree on every AP
+        assert row[2].strip() == row[3].strip() == row[4].strip()
+    worst = [float(v) for v in re.findall(r'largest difference over 10 metrics: (\S+)', out)]
+    assert len(worst) == 2 and max(worst) < 1e-4
+
+
+def test_benchmark_tool_reports_failed_runs_and_goes_on(tmp_path):
+    """A run that exceeds the memory limit is stopped and reported; the rest still run."""
+    proc = subprocess.run([sys.executable, 'tools/benchmark_eval.py', '--generate',
+                           '--num-images', '5', '--dets-per-image', '10', '--iou-types', 'bbox',
+                           '--max-memory-gb', '0.05'],
                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    out = proc.stdout
-    for iou_type in ('bbox', 'segm'):
-        assert f'## {iou_type}: 30 images, 1200 detections' in out
-    assert out.count('x faster') == 2
-    assert out.count('| peak memory (GB) |') == 2
-    rows = [line.split('|') for line in out.splitlines() if line.startswith('| AP')]
-    assert len(rows) == 2 * 9
-    for row in rows:  # the two backends agree on every AP
-        assert row[2].strip() == row[3].strip()
-    import re
-    worst = [float(v) for v in re.findall(r'largest difference over 10 metrics: (\S+)', out)]
-    assert len(worst) == 2 and max(worst) < 1e-4
+    failed = [line for line in proc.stdout.splitlines() if 'failed: stopped' in line]
+    assert len(failed) == 2 and '| lvis | bbox | 1 |' in failed[0]
+    assert '| faster_coco_eval | bbox | 1 |' in failed[1] and 'limit 0.1 GB' in failed[1]

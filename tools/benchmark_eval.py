@@ -6,14 +6,21 @@
     python tools/benchmark_eval.py --ann data/lvis_v1/annotations/lvis_v1_val.json \\
         --results work_dirs/x/results.bbox.json [--fixed-ap [K]] [--pooled-ap]
     # an LVIS-v1-like generated set, evaluated from the metric's per-image records
-    python tools/benchmark_eval.py --generate --num-images 19809 [--dets-per-image 300]
+    python tools/benchmark_eval.py --generate --num-images 19809 [--dets-per-image 300] \\
+        [--nproc 2] [--backends lvis faster_coco_eval] [--max-memory-gb G]
 
 Results files: each backend's wall time (ground-truth loading excluded, result loading
 included) and every metric of both, with the largest difference; ``--fixed-ap`` adds AP-Fixed
 (the K best detections per category, no per-image cap), ``--pooled-ap`` AP-Pool.
-``--generate``: each (backend, iou type) runs in a fresh process that loads the ground truth
-and the per-image detection records, then times ``FastLVISMetric.compute_metrics`` (result
-records to metrics, as in a test run) and reports the process's peak memory (RSS).
+``--generate``: each (backend, iou type, processes) runs in a fresh process that loads the
+ground truth and the per-image detection records, then times ``FastLVISMetric``'s
+``compute_metrics`` (records to metrics, as at the end of a test run) with ``nproc`` processes
+(faster-coco-eval: 1 and ``--nproc``; the lvis path: 1). One table gives wall and CPU time,
+the peak RSS of the evaluating process and of its largest worker, and the speedups over the
+lvis path and over 1 process; then every metric of every run side by side. A run that fails
+(an exception such as MemoryError, a crash, a kill, or its processes holding more than
+``--max-memory-gb``, by default 85 % of the machine's memory) is reported as failed with the
+reason, and the other runs are still measured.
 """
 import argparse
 import contextlib
@@ -23,11 +30,13 @@ import os
 import os.path as osp
 import pickle
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -101,7 +110,8 @@ def run_files(ann_file: str, result_files: List[str], backends, fixed_ap: Option
 
 
 def _worker(args) -> None:
-    """One (backend, iou type) in this process: records -> metrics, with time and peak RSS."""
+    """One (backend, iou type, nproc) in this process: records -> metrics, with time and peak
+    RSS of this process and of each worker process."""
     import mmdet_droploss  # noqa: F401
     from mmdet_droploss.evaluation import FastLVISMetric
     with open(args.records, 'rb') as f:
@@ -110,33 +120,122 @@ def _worker(args) -> None:
         for _, record in records:
             record.pop('masks', None)
     metric = FastLVISMetric(ann_file=args.ann, metric=args.iou_type, backend=args.backend,
-                            fixed_ap=args.fixed_ap, pooled_ap=args.pooled_ap,
+                            fixed_ap=args.fixed_ap, pooled_ap=args.pooled_ap, nproc=args.nproc,
                             metric_items=[k for k in ('AP', 'AP50', 'AP75', 'APs', 'APm',
                                                       'APl', 'APr', 'APc', 'APf', 'AR')])
     metric._load_ground_truth()
-    if metric.dets_per_class:  # AP-Fixed's per-class budget fills as results stream in
-        for _, record in records:
-            metric.add_record(record)
+    # what process() does while the model runs: each image's 300 best kept (masks packed),
+    # AP-Fixed's per-class budget filled
+    for _, record in records:
+        metric.add_record(record)
+    if metric.dets_per_class:
         metric.gather_budgets()
-        records = metric.results
+    records = metric.results
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    start, cpu_start = time.perf_counter(), time.process_time()
-    with contextlib.redirect_stdout(io.StringIO()):
-        metrics = metric.compute_metrics(records)
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    metric.start_workers()  # in a test run the first result starts them
+    runner = metric._make_runner()
+    metric._runner = runner
+    start, cpu_start = time.perf_counter(), _cpu_seconds()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            metrics = metric.compute_metrics(records)
+        seconds = time.perf_counter() - start
+    finally:
+        runner.close()
+    shares = metric.last_shares.get(args.iou_type, [])
+    workers = [s['peak_rss_gb'] for s in shares if s['where'] != 'this process']
+    # this process, and what its workers spent on their shares
+    cpu = _cpu_seconds() - cpu_start + sum(s['cpu_seconds'] for s in shares
+                                           if s['where'] != 'this process')
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with open(args.out, 'w') as f:
         json.dump(dict(seconds=seconds, cpu_seconds=cpu, base_gb=base / 2**20,
-                       peak_gb=peak / 2**20, metrics=metrics), f)
+                       peak_gb=peak / 2**20, worker_peak_gb=max(workers, default=None),
+                       shares=shares, metrics=metrics), f)
+
+
+def _cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
+
+
+def _tree_rss_gb(pid: int) -> float:
+    """Resident memory of a process and all its descendants (from /proc), in GB."""
+    parents = {}
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open(f'/proc/{entry}/stat') as f:
+                    parents[int(entry)] = int(f.read().rsplit(')', 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        children = [p for p, parent in parents.items() if parent in frontier and p not in tree]
+        tree.update(children)
+        frontier = children
+    total = 0
+    for p in tree:
+        try:
+            with open(f'/proc/{p}/statm') as f:
+                total += int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 2**30
+
+
+def _default_memory_limit_gb() -> float:
+    """85 % of the machine's memory: past that a run is stopped before the kernel's OOM killer
+    picks a process (maybe another one)."""
+    with open('/proc/meminfo') as f:
+        total_kb = int(next(line for line in f if line.startswith('MemTotal')).split()[1])
+    return 0.85 * total_kb / 2**20
+
+
+def run_measured(cmd: List[str], limit_gb: float) -> Tuple[Optional[str], float]:
+    """Run ``cmd``; (why it failed or None, its process tree's highest sampled RSS in GB).
+    A tree above ``limit_gb`` is killed and reported as such."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, 'OMP_NUM_THREADS': '1'}, start_new_session=True)
+    stderr_chunks: List[str] = []
+    reader = threading.Thread(target=lambda: stderr_chunks.append(proc.stderr.read()),
+                              daemon=True)
+    reader.start()
+    highest, over = 0.0, False
+    while proc.poll() is None:
+        rss = _tree_rss_gb(proc.pid)
+        highest = max(highest, rss)
+        if rss > limit_gb:
+            over = True
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            break
+        time.sleep(0.5)
+    reader.join(timeout=10)
+    stderr = ''.join(stderr_chunks)
+    if over:
+        return f'stopped: its processes held {highest:.1f} GB (limit {limit_gb:.1f} GB, ' \
+            '--max-memory-gb)', highest
+    if proc.returncode < 0:
+        name = signal.Signals(-proc.returncode).name
+        hint = ' (out of memory?)' if proc.returncode == -signal.SIGKILL else ''
+        return f'killed by {name}{hint}', highest
+    if proc.returncode != 0:
+        lines = [line for line in stderr.splitlines() if line.strip()]
+        errors = [line for line in lines if 'Error' in line or 'error' in line]
+        return f'exit status {proc.returncode}: ' + (errors or lines or ['no output'])[-1][
+            :300], highest
+    return None, highest
 
 
 def run_generated(args) -> None:
     from mmdet_droploss.evaluation.benchmark_data import generate_lvis_like
-    iou_types = args.iou_types
+    nprocs = sorted({1, args.nproc})
+    limit = args.max_memory_gb or _default_memory_limit_gb()
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         gt, records = generate_lvis_like(args.num_images, args.dets_per_image, args.seed,
-                                         masks='segm' in iou_types)
+                                         masks='segm' in args.iou_types)
         ann = osp.join(tmp, 'lvis_v1_like_val.json')
         with open(ann, 'w') as f:
             json.dump(gt, f)
@@ -145,45 +244,62 @@ def run_generated(args) -> None:
         num_dets = sum(len(r['scores']) for r in records)
         del gt, records
         print(f'Generated {args.num_images} images, {num_dets} detections in '
-              f'{time.perf_counter() - start:.0f} s')
-        for iou_type in iou_types:
-            runs = {}
+              f'{time.perf_counter() - start:.0f} s; memory limit per run {limit:.1f} GB',
+              flush=True)
+        runs = {}
+        for iou_type in args.iou_types:
             for backend in args.backends:
-                out = osp.join(tmp, f'{backend}.{iou_type}.json')
-                cmd = [sys.executable, osp.abspath(__file__), '--worker', '--ann', ann,
-                       '--records', osp.join(tmp, 'records.pkl'), '--backend', backend,
-                       '--iou-type', iou_type, '--out', out]
-                cmd += ['--fixed-ap', str(args.fixed_ap)] if args.fixed_ap else []
-                cmd += ['--pooled-ap'] if args.pooled_ap else []
-                proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                      text=True, env={**os.environ, 'OMP_NUM_THREADS': '1'})
-                if proc.returncode != 0:
-                    raise SystemExit(f'{backend} {iou_type} failed:\n{proc.stderr[-3000:]}')
-                with open(out) as f:
-                    runs[backend] = json.load(f)
-            _report_generated(iou_type, args, num_dets, runs)
+                for nproc in (nprocs if backend == 'faster_coco_eval' else [1]):
+                    out = osp.join(tmp, f'{backend}.{iou_type}.{nproc}.json')
+                    cmd = [sys.executable, osp.abspath(__file__), '--worker', '--ann', ann,
+                           '--records', osp.join(tmp, 'records.pkl'), '--backend', backend,
+                           '--iou-type', iou_type, '--nproc', str(nproc), '--out', out]
+                    cmd += ['--fixed-ap', str(args.fixed_ap)] if args.fixed_ap else []
+                    cmd += ['--pooled-ap'] if args.pooled_ap else []
+                    error, sampled = run_measured(cmd, limit)
+                    if error is None:
+                        with open(out) as f:
+                            runs[backend, iou_type, nproc] = json.load(f)
+                    else:
+                        runs[backend, iou_type, nproc] = dict(error=error, sampled_gb=sampled)
+                    print(f'  {backend} {iou_type} {nproc} process(es): '
+                          f'{error or "%.2f s" % runs[backend, iou_type, nproc]["seconds"]}',
+                          flush=True)
+        _report_generated(args, num_dets, runs)
 
 
-def _report_generated(iou_type, args, num_dets, runs) -> None:
-    backends = list(runs)
-    print(f'\n## {iou_type}: {args.num_images} images, {num_dets} detections (generated, '
-          'LVIS-v1-like)\n')
-    print('| | ' + ' | '.join(backends) + ' |\n|' + '---|' * (len(backends) + 1))
-    print('| time, records to metrics (s) | ' + ' | '.join(
-        f"{runs[b]['seconds']:.2f}" for b in backends) + ' |')
-    print('| CPU time (s) | ' + ' | '.join(
-        f"{runs[b]['cpu_seconds']:.2f}" for b in backends) + ' |')
-    print('| peak memory (GB) | ' + ' | '.join(
-        f"{runs[b]['peak_gb']:.2f}" for b in backends) + ' |')
-    print('| memory before evaluating (GB) | ' + ' | '.join(
-        f"{runs[b]['base_gb']:.2f}" for b in backends) + ' |')
-    if len(backends) == 2:
-        ratio = runs['lvis']['seconds'] / runs['faster_coco_eval']['seconds']
-        cpu = runs['lvis']['cpu_seconds'] / runs['faster_coco_eval']['cpu_seconds']
-        print(f'\nfaster-coco-eval: {ratio:.1f}x faster ({cpu:.1f}x in CPU time)')
-    stats = {b: {_METRIC_KEYS.get(k.split('_', 1)[1], k.split('_', 1)[1]): v
-                 for k, v in runs[b]['metrics'].items()} for b in backends}
-    _print_table(f'### {iou_type} metrics', stats, list(stats[backends[0]]), backends)
+def _report_generated(args, num_dets, runs) -> None:
+    print(f'\n## {args.num_images} images, {num_dets} detections (generated, LVIS-v1-like)\n')
+    print('| back end | iou type | processes | wall (s) | CPU (s) | peak RSS, main (GB) | '
+          'peak RSS per worker (GB) | speedup vs lvis | speedup vs 1 process | status |\n'
+          '|---|---|---|---|---|---|---|---|---|---|')
+    for (backend, iou_type, nproc), run in runs.items():
+        if 'error' in run:
+            print(f'| {backend} | {iou_type} | {nproc} | | | | | | | failed: {run["error"]} |')
+            continue
+        lvis = runs.get(('lvis', iou_type, 1), {}).get('seconds')
+        one = runs.get((backend, iou_type, 1), {}).get('seconds')
+        worker = run.get('worker_peak_gb')
+        print(f'| {backend} | {iou_type} | {nproc} | {run["seconds"]:.2f} | '
+              f'{run["cpu_seconds"]:.2f} | {run["peak_gb"]:.2f} | '
+              f'{"-" if worker is None else "%.2f" % worker} | '
+              f'{"%.1fx" % (lvis / run["seconds"]) if lvis else "-"} | '
+              f'{"%.2fx" % (one / run["seconds"]) if one else "-"} | ok |')
+    print('\n(wall: records to metrics; the workers are started before, as in a test run, '
+          'where the first result starts them while the model runs; CPU: the evaluating '
+          'process and its workers; peak RSS, main: the evaluating '
+          'process, records and ground truth included; per worker: the largest worker, each a '
+          'fresh process)')
+    for iou_type in args.iou_types:
+        done = {f'{b}/{n}': r for (b, t, n), r in runs.items() if t == iou_type and
+                'error' not in r}
+        if len(done) < 1:
+            continue
+        print(f'\n## {iou_type}: {args.num_images} images, {num_dets} detections')
+        stats = {label: {_METRIC_KEYS.get(k.split('_', 1)[1], k.split('_', 1)[1]): v
+                         for k, v in r['metrics'].items()} for label, r in done.items()}
+        labels = list(done)
+        _print_table(f'### {iou_type} metrics', stats, list(stats[labels[0]]), labels)
 
 
 def main(argv=None) -> None:
@@ -202,12 +318,20 @@ def main(argv=None) -> None:
                         metavar='K', help='also AP-Fixed, K detections per category '
                         '(default 10000)')
     parser.add_argument('--pooled-ap', action='store_true', help='also AP-Pool')
+    parser.add_argument('--nproc', type=int, default=1,
+                        help='--generate: measure faster-coco-eval with 1 and with this many '
+                        'processes (the lvis path with 1)')
+    parser.add_argument('--max-memory-gb', type=float, default=None,
+                        help='--generate: stop a run whose processes hold more (default: 85%% '
+                        'of the machine)')
     parser.add_argument('--worker', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--records', help=argparse.SUPPRESS)
     parser.add_argument('--backend', help=argparse.SUPPRESS)
     parser.add_argument('--iou-type', help=argparse.SUPPRESS)
     parser.add_argument('--out', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.nproc < 1:
+        parser.error('--nproc needs a positive number of processes')
     if args.fixed_ap is not None and args.fixed_ap < 1:
         parser.error('--fixed-ap K needs a positive K (the paper uses 10000)')
     if args.worker:

@@ -20,6 +20,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from .lvis_backends import LVISEvaluation, evaluate
+from .detection_arrays import DetectionArrays, PackedRLE
 
 DEFAULT_DETS_PER_CLASS = 10000
 # below this many buffered detections PerClassTopK never prunes (pruning has a fixed cost)
@@ -79,6 +80,8 @@ class PerClassTopK:
         n = len(labels)
         if n == 0:
             return
+        if isinstance(payload, PackedRLE):
+            payload = payload.to_list()
         if isinstance(payload, np.ndarray):
             payload_arr = payload
         else:
@@ -131,29 +134,26 @@ class PerClassTopK:
             merged.prune()
         return merged
 
-    def detections(self, cat_ids: Sequence[int]) -> List[dict]:
-        """The kept detections as LVIS result dicts (boxes as x, y, w, h), in arrival order."""
+    def arrays(self, cat_ids: Sequence[int]) -> DetectionArrays:
+        """The kept detections as columns (labels mapped to ``cat_ids``, boxes as x, y, w, h,
+        masks with ``str`` counts), in arrival order."""
         self.prune()
         data = self._concatenated()
         order = np.lexsort((data['index'], data['img_id']))
-        cat = np.asarray(cat_ids, dtype=np.int64)[data['label'][order]].tolist()
-        img = data['img_id'][order].tolist()
-        score = data['score'][order].tolist()
         payload = data['payload'][order]
+        arrays = DetectionArrays(data['img_id'][order],
+                                 np.asarray(cat_ids, np.int64)[data['label'][order]],
+                                 data['score'][order])
         if payload.dtype != object:  # boxes
-            xywh = payload.astype(np.float64).copy()
-            xywh[:, 2:] -= xywh[:, :2]
-            return [dict(image_id=i, category_id=c, bbox=b, score=s)
-                    for i, c, b, s in zip(img, cat, xywh.tolist(), score)]
-        return [dict(image_id=i, category_id=c, segmentation=_decoded(m), score=s)
-                for i, c, m, s in zip(img, cat, payload.tolist(), score)]
+            arrays.boxes = payload.astype(np.float64).reshape(-1, 4).copy()
+            arrays.boxes[:, 2:] -= arrays.boxes[:, :2]
+        else:
+            arrays.masks = PackedRLE.pack(payload.tolist())
+        return arrays
 
-
-def _decoded(rle: dict) -> dict:
-    """An RLE with ``str`` counts (mmdet's ``encode_mask_results`` gives ``bytes``)."""
-    if isinstance(rle['counts'], bytes):
-        return dict(size=[int(v) for v in rle['size']], counts=rle['counts'].decode())
-    return rle
+    def detections(self, cat_ids: Sequence[int]) -> List[dict]:
+        """The kept detections as LVIS result dicts, in arrival order."""
+        return self.arrays(cat_ids).to_dicts()
 
 
 def select_fixed(detections: Sequence[dict], k: int = DEFAULT_DETS_PER_CLASS) -> List[dict]:

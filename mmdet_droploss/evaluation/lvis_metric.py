@@ -10,31 +10,37 @@ each category over the dataset; ``fixed_ap.py``) as ``<type>_AP_fixed``, ``<type
 ...; ``pooled_ap=True`` adds AP-Pool (``pooled_ap.py``) as ``<type>_AP_pool``, ``_APr_pool``,
 ``_APc_pool``, ``_APf_pool``. Both are fed by a per-class budget filled as results stream in.
 
-Distributed evaluation works as with every mmengine metric: each process collects its
-predictions in :meth:`process`, mmengine gathers them, and only rank 0 loads the ground truth
-(lazily, at the first evaluation) and computes the metrics.
+Evaluation is split by category into shares (``shares.py``; exact: the shares' per-category
+precision and recall joined are one evaluation's). In a distributed run every rank evaluates a
+share: each process collects its predictions in :meth:`process`, mmengine gathers them on
+rank 0, which alone loads the ground truth (lazily, at the first evaluation), applies the
+per-image cap, hands each rank the detections and ground truth of its categories
+(``parallel.py``), merges the shares' results and sends the metrics to every rank. In one
+process, ``nproc=N`` evaluates the shares in this process and N - 1 worker processes.
 """
 from __future__ import annotations
 
 import gc
-import itertools
 import os.path as osp
+import time
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.logging import MMLogger
-from terminaltables import AsciiTable
-
 from mmdet.evaluation.metrics import LVISMetric
 from mmdet.registry import METRICS
 from mmdet.structures.mask import encode_mask_results
 
-from .fixed_ap import DEFAULT_DETS_PER_CLASS, PerClassTopK, evaluate_fixed
-from .lvis_backends import (BACKENDS, MAX_DETS_PER_IMAGE, LVISEvaluation, check_backend,
-                            evaluate, ground_truth_ids, load_ground_truth)
-from .pooled_ap import evaluate_pooled
-from .result_records import records_to_detections, write_results
+from .detection_arrays import DetectionArrays, packed
+from .fixed_ap import DEFAULT_DETS_PER_CLASS, PerClassTopK
+from .lvis_backends import (BACKENDS, MAX_DETS_PER_IMAGE, category_frequencies, check_backend,
+                            ground_truth_ids, load_ground_truth)
+from .lvis_summary import category_ap, category_table, print_summary, summarize
+from .parallel import Distributed, InProcess, ProcessPool, evaluate_on_every_rank, runner_for
+from .pooled_ap import pooled_ap
+from .result_records import records_to_arrays, write_results
+from .shares import Merged, describe, make_tasks, merge, split_categories
 
 DEFAULT_ITEMS = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AR')
 # metric item -> name of the statistic in the evaluation results
@@ -60,6 +66,10 @@ class FastLVISMetric(LVISMetric):
             per-image cap (``configs/_base_/ap_fixed_test.py``).
         pooled_ap (bool): Also report AP-Pool, over the same per-class budget (10,000 unless
             ``fixed_ap`` sets it).
+        nproc (int, optional): How many processes evaluate (each a share of the categories;
+            the numbers do not depend on it). Default: every rank in a distributed run (at
+            most that many there), one process otherwise; ``N > 1`` in one process starts
+            ``N - 1`` worker processes. Memory per process: ``docs/evaluation.md``.
         collect_device, prefix, backend_args: as mmdet's ``LVISMetric``.
     """
 
@@ -73,6 +83,7 @@ class FastLVISMetric(LVISMetric):
                  backend: str = 'faster_coco_eval',
                  fixed_ap: Union[int, bool, None] = None,
                  pooled_ap: bool = False,
+                 nproc: Optional[int] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  backend_args: Optional[dict] = None,
@@ -106,6 +117,15 @@ class FastLVISMetric(LVISMetric):
         else:
             budget = fixed_ap
         PerClassTopK(budget or 1)  # a bad budget fails here, naming the problem
+        if nproc is not None and (not isinstance(nproc, int) or isinstance(nproc, bool) or
+                                  nproc < 1):
+            raise ValueError(f'nproc is the number of evaluating processes, a positive '
+                             f'integer (or None: every rank, one process alone), got {nproc!r}.')
+        self.nproc = nproc
+        self._runner = None
+        self._pool: Optional[ProcessPool] = None  # nproc > 1 in one process: kept across runs
+        self._workers_started = False
+        self.last_shares: Dict[str, List[dict]] = {}  # iou type -> each share's size and cost
         self.fixed_ap, self.pooled_ap = bool(fixed_ap), bool(pooled_ap)
         self.dets_per_class = budget
         self._budgets: Dict[str, PerClassTopK] = {}
@@ -133,6 +153,8 @@ class FastLVISMetric(LVISMetric):
     def add_record(self, result: dict) -> None:
         """Keep one image's record (numpy boxes, scores, labels, RLE masks): into the per-class
         budgets, and its 300 best for standard AP."""
+        if not self._workers_started and (self.nproc or 1) > 1:
+            self.start_workers(wait=False)
         for iou_type, budget in self._budgets.items():
             if iou_type == 'bbox':
                 budget.add(result['img_id'], result['labels'], result['scores'],
@@ -148,6 +170,8 @@ class FastLVISMetric(LVISMetric):
                 result[key] = result[key][keep]
             if 'masks' in result:
                 result['masks'] = [result['masks'][i] for i in keep.tolist()]
+        if 'masks' in result:  # one byte buffer: a fraction of the dicts' memory and pickle
+            result['masks'] = packed(result['masks'])
         self.results.append((dict(img_id=result['img_id']), result))
 
     def gather_budgets(self) -> None:
@@ -164,13 +188,39 @@ class FastLVISMetric(LVISMetric):
         self._reset_budgets()
 
     def evaluate(self, size: int) -> dict:
-        """Gather the per-class budgets of every process, then mmengine's evaluation."""
+        """Gather the per-class budgets of every process, then evaluate: on every rank of a
+        distributed run (each a share), else in this process (and ``nproc - 1`` workers)."""
         if self._budgets:
             self.gather_budgets()
+        runner = self._make_runner()
         try:
-            return super().evaluate(size)
+            if isinstance(runner, Distributed):
+                return evaluate_on_every_rank(self, size, runner)
+            self._runner = runner
+            try:
+                return super().evaluate(size)
+            finally:
+                if runner is not self._pool:
+                    runner.close()
         finally:
-            self._merged = {}
+            self._merged, self._runner = {}, None
+
+    def _make_runner(self):
+        runner = runner_for(self.nproc, self.collect_device, getattr(self, 'collect_dir', None))
+        if isinstance(runner, ProcessPool):  # kept for every later evaluation
+            self._pool = self._pool or runner
+            self._pool.start(wait=False)
+            return self._pool
+        return runner
+
+    def start_workers(self, wait: bool = True) -> None:
+        """Start the ``nproc - 1`` worker processes of a single-process run now (the first
+        result does it, so that they start while the model runs); they serve every later
+        evaluation. Nothing to do in a distributed run or with one process."""
+        self._workers_started = True
+        runner = self._make_runner()
+        if runner is self._pool:
+            runner.start(wait=wait)
 
     def _load_ground_truth(self) -> None:
         if self._ground_truth is not None:
@@ -179,6 +229,11 @@ class FastLVISMetric(LVISMetric):
         with get_local_path(self.ann_file, backend_args=self.backend_args) as local_path:
             self._ground_truth = load_ground_truth(local_path, self.backend)
         self.cat_ids, self.img_ids = ground_truth_ids(self._ground_truth, self.backend)
+        self._frequencies = category_frequencies(self._ground_truth, self.cat_ids)
+        anns = self._ground_truth.dataset['annotations']
+        labels = np.searchsorted(self.cat_ids, np.fromiter(
+            (a['category_id'] for a in anns), np.int64, len(anns)))
+        self._gt_counts = np.bincount(labels, minlength=len(self.cat_ids))
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         # Evaluation builds millions of small acyclic objects (result dicts, per-image state);
@@ -197,74 +252,86 @@ class FastLVISMetric(LVISMetric):
         self._load_ground_truth()
         _, preds = zip(*results)
         eval_results: Dict[str, float] = OrderedDict()
-        for iou_type in self.metrics:  # one type's result dicts in memory at a time
-            detections = records_to_detections(preds, self.cat_ids, iou_type)
+        for iou_type in self.metrics:  # one type's detections in memory at a time
+            detections = records_to_arrays(preds, self.cat_ids, iou_type)
             if self.outfile_prefix is not None:  # the files mmdet's metric writes
-                write_results(detections, f'{self.outfile_prefix}.{iou_type}.json')
+                write_results(detections.to_dicts(),
+                              f'{self.outfile_prefix}.{iou_type}.json')
             if self.format_only:
                 continue
             logger.info(f'Evaluating {iou_type} with {self.backend}...')
-            if not detections:
+            if not len(detections):
                 logger.info('The testing results of the whole dataset is empty.')
                 break
-            outcome = evaluate(self._ground_truth, detections, iou_type, self.img_ids,
-                               self.backend, print_fn=logger.info)
+            budget = self._merged.get(iou_type)
+            budget = None if budget is None else budget.arrays(self.cat_ids)
+            merged = self._evaluate_shares(iou_type, detections, budget, logger)
             del detections
+            stats = summarize(*merged.standard, self._frequencies)
+            print_summary(stats, MAX_DETS_PER_IMAGE, logger.info)
             for item in self.metric_items:
-                value = outcome.stats[_STAT_NAMES.get(item, item)]
-                eval_results[f'{iou_type}_{item}'] = round(float(value), 3)
+                eval_results[f'{iou_type}_{item}'] = round(stats[_STAT_NAMES.get(item, item)], 3)
             if self.classwise:
-                eval_results.update(self._classwise(outcome, iou_type, logger))
-            eval_results.update(self._fixed_and_pooled(iou_type, logger))
+                eval_results.update(self._classwise(merged, iou_type, logger))
+            eval_results.update(self._fixed_and_pooled(merged, iou_type, logger))
         if self.format_only:
             logger.info(f'results are saved in {osp.dirname(self.outfile_prefix)}')
         return eval_results
 
-    def _fixed_and_pooled(self, iou_type: str, logger) -> Dict[str, float]:
+    def _evaluate_shares(self, iou_type: str, detections: DetectionArrays,
+                         budget: Optional[DetectionArrays], logger) -> Merged:
+        """Split by category (balanced by detections and ground truth), evaluate, merge."""
+        runner = self._runner or InProcess(1)
+        start = time.perf_counter()
+        weights = self._gt_counts.copy()
+        for arrays in (detections, budget):
+            if arrays is not None:
+                weights += np.bincount(np.searchsorted(self.cat_ids, arrays.cat_id),
+                                       minlength=len(self.cat_ids))
+        shares = split_categories(self.cat_ids, weights, runner.num_shares)
+        tasks = make_tasks(iou_type, self.backend, self._ground_truth.dataset, detections,
+                           budget, shares, self.fixed_ap, self.pooled_ap)
+        prepared = time.perf_counter()
+        results = runner.run(tasks)
+        del tasks
+        evaluated = time.perf_counter()
+        merged = merge(results)
+        logger.info(f'{iou_type}: evaluated by category in {len(results)} share(s): tasks '
+                    f'{prepared - start:.2f} s, shares {evaluated - prepared:.2f} s, merge '
+                    f'{time.perf_counter() - evaluated:.2f} s')
+        where = [runner.where(r.index) for r in results]
+        for line in describe(results, where):
+            logger.info(f'  {line}')
+        self.last_shares[iou_type] = [
+            dict(where=w, categories=len(r.cat_ids), detections=r.num_detections,
+                 seconds=r.seconds, cpu_seconds=r.cpu_seconds, peak_rss_gb=r.peak_rss_gb) for r, w in zip(results, where)]
+        return merged
+
+    def _fixed_and_pooled(self, merged: Merged, iou_type: str, logger) -> Dict[str, float]:
         """AP-Fixed and AP-Pool over the merged per-class budget (``<type>_AP_fixed``, ...)."""
         values: Dict[str, float] = {}
-        if iou_type not in self._merged:
-            return values
-        detections = self._merged[iou_type].detections  # fresh dicts for each evaluation
-        if self.fixed_ap:
+        if self.fixed_ap and merged.fixed is not None:
             logger.info(f'AP-Fixed ({iou_type}, {self.dets_per_class} detections per category, '
                         'no per-image cap):')
-            stats = evaluate_fixed(self._ground_truth, detections(self.cat_ids), iou_type,
-                                   self.img_ids, self.backend, k=None,
-                                   print_fn=logger.info).stats
+            stats = summarize(*merged.fixed, self._frequencies)
+            print_summary(stats, -1, logger.info)
             for item in self.metric_items:
                 if item.startswith('AP'):
-                    values[f'{iou_type}_{item}_fixed'] = round(float(stats[item]), 3)
-        if self.pooled_ap:
-            stats = evaluate_pooled(self._ground_truth.dataset, detections(self.cat_ids),
-                                    iou_type, self.backend, print_fn=lambda *_: None)
+                    values[f'{iou_type}_{item}_fixed'] = round(stats[item], 3)
+        if self.pooled_ap and merged.pool is not None:
+            stats = pooled_ap(merged.pool, dict(zip(self.cat_ids, self._frequencies)))
             logger.info(f'AP-Pool ({iou_type}): ' + '  '.join(
                 f'{k} {v:.3f}' for k, v in stats.items()))
             values.update({f'{iou_type}_{k}': round(v, 3) for k, v in stats.items()})
         return values
 
-    def _classwise(self, outcome: LVISEvaluation, iou_type: str, logger) -> Dict[str, float]:
+    def _classwise(self, merged: Merged, iou_type: str, logger) -> Dict[str, float]:
         """Per-category AP (all IoUs, all areas), as a table and as ``<name>_precision``."""
-        precision = outcome.precision[:, :, :, 0]
-        names = self._category_names(outcome.cat_ids)
-        rows, values = [], {}
-        for k, name in enumerate(names):
-            p = precision[:, :, k]
-            p = p[p > -1]
-            ap = float(np.mean(p)) if p.size else float('nan')
-            rows.append((name, f'{ap:0.3f}'))
-            values[f'{name}_precision'] = round(ap, 3)
-        num_columns = min(6, len(rows) * 2)
-        flat = list(itertools.chain(*rows))
-        table = [['category', 'AP'] * (num_columns // 2)]
-        table += list(itertools.zip_longest(*[flat[i::num_columns] for i in range(num_columns)]))
-        logger.info(f'{iou_type} AP per category\n' + AsciiTable(table).table)
-        return values
-
-    def _category_names(self, cat_ids: Sequence[int]) -> List[str]:
-        gt = self._ground_truth
-        cats = gt.load_cats(cat_ids) if self.backend == 'lvis' else gt.loadCats(cat_ids)
-        return [c['name'] for c in cats]
+        name = {c['id']: c['name'] for c in self._ground_truth.dataset['categories']}
+        names = [name[c] for c in merged.cat_ids]
+        aps = category_ap(merged.standard[0]).tolist()
+        logger.info(f'{iou_type} AP per category\n' + category_table(names, aps))
+        return {f'{n}_precision': round(ap, 3) for n, ap in zip(names, aps)}
 
 
 __all__ = ['FastLVISMetric', 'BACKENDS']

@@ -17,6 +17,8 @@ from typing import List, Sequence
 
 import numpy as np
 
+from .detection_arrays import DetectionArrays, PackedRLE, packed
+
 
 def _concat(records: Sequence[dict], key: str, dtype, width: int = 0) -> np.ndarray:
     parts = [np.asarray(r[key], dtype=dtype) for r in records]
@@ -25,31 +27,31 @@ def _concat(records: Sequence[dict], key: str, dtype, width: int = 0) -> np.ndar
     return np.concatenate(parts)
 
 
-def records_to_detections(records: Sequence[dict], cat_ids: Sequence[int],
-                          iou_type: str) -> List[dict]:
-    """LVIS result dicts of ``iou_type`` for records with ``img_id``, ``bboxes`` (x1, y1, x2,
-    y2), ``scores``, ``labels`` and, for segm, ``masks`` (RLE) and optional ``mask_scores``."""
+def records_to_arrays(records: Sequence[dict], cat_ids: Sequence[int],
+                      iou_type: str) -> DetectionArrays:
+    """The detections of ``iou_type`` of records with ``img_id``, ``bboxes`` (x1, y1, x2, y2),
+    ``scores``, ``labels`` (indices into ``cat_ids``) and, for segm, ``masks`` (RLE dicts or
+    :class:`PackedRLE`) and optional ``mask_scores``."""
     records = [r for r in records if len(r['labels'])]
     if iou_type == 'segm':
         records = [r for r in records if 'masks' in r]
     counts = [len(r['labels']) for r in records]
-    img = np.repeat([r['img_id'] for r in records], counts).tolist() if records else []
-    cat = np.asarray(cat_ids, dtype=np.int64)[_concat(records, 'labels', np.int64)].tolist()
+    img = np.repeat(np.asarray([r['img_id'] for r in records], np.int64), counts)
     boxes = _concat(records, 'bboxes', np.float64, 4).reshape(-1, 4)
     boxes[:, 2:] -= boxes[:, :2]
-    boxes = boxes.tolist()
+    cat = np.asarray(cat_ids, dtype=np.int64)[_concat(records, 'labels', np.int64)]
     if iou_type == 'bbox':
-        scores = _concat(records, 'scores', np.float32).tolist()
-        return [dict(image_id=i, bbox=b, score=s, category_id=c)
-                for i, b, s, c in zip(img, boxes, scores, cat)]
+        return DetectionArrays(img, cat, _concat(records, 'scores', np.float32), boxes)
     scores = np.concatenate([np.asarray(r.get('mask_scores', r['scores']), np.float32)
-                             for r in records]).tolist() if records else []
-    masks = [m for r in records for m in r['masks']]
-    for m in masks:
-        if isinstance(m['counts'], bytes):
-            m['counts'] = m['counts'].decode()
-    return [dict(image_id=i, bbox=b, score=s, category_id=c, segmentation=m)
-            for i, b, s, c, m in zip(img, boxes, scores, cat, masks)]
+                             for r in records]) if records else np.zeros(0, np.float32)
+    masks = PackedRLE.concatenate([packed(r['masks']) for r in records])
+    return DetectionArrays(img, cat, scores, boxes, masks)
+
+
+def records_to_detections(records: Sequence[dict], cat_ids: Sequence[int],
+                          iou_type: str) -> List[dict]:
+    """LVIS result dicts of ``iou_type`` for records (see :func:`records_to_arrays`)."""
+    return records_to_arrays(records, cat_ids, iou_type).to_dicts()
 
 
 def write_results(detections: List[dict], path: str) -> None:
@@ -58,12 +60,8 @@ def write_results(detections: List[dict], path: str) -> None:
         f.write(json.dumps(detections))
 
 
-def drop_unlabelled(gt, detections: List[dict]) -> List[dict]:
-    """The detections whose category is positive or negative in their image: LVIS evaluates
-    no other (federated rule). Apply it after the per-image cap, as LVIS does; the evaluators
-    drop the rest themselves, but only after converting every mask and indexing every dict."""
-    if not detections:
-        return detections
+def _labelled(gt, img_ids: np.ndarray, cat_ids: np.ndarray) -> np.ndarray:
+    """Whether each (image, category) is positive or negative in the ground truth."""
     keys = getattr(gt, '_labelled_pair_keys', None)
     if keys is None:
         stride = max(gt.getCatIds()) + 1
@@ -74,33 +72,81 @@ def drop_unlabelled(gt, detections: List[dict]) -> List[dict]:
         keys = (stride, np.unique(np.asarray(pos + neg, dtype=np.int64)))
         gt._labelled_pair_keys = keys
     stride, labelled = keys
+    return np.isin(np.asarray(img_ids, np.int64) * stride + np.asarray(cat_ids, np.int64),
+                   labelled)
+
+
+def drop_unlabelled(gt, detections: List[dict]) -> List[dict]:
+    """The detections whose category is positive or negative in their image: LVIS evaluates
+    no other (federated rule). Apply it after the per-image cap, as LVIS does; the evaluators
+    drop the rest themselves, but only after converting every mask and indexing every dict."""
+    if not detections:
+        return detections
     n = len(detections)
-    det_keys = (np.fromiter((d['image_id'] for d in detections), np.int64, n) * stride +
-                np.fromiter((d['category_id'] for d in detections), np.int64, n))
-    keep = np.isin(det_keys, labelled)
+    keep = _labelled(gt, np.fromiter((d['image_id'] for d in detections), np.int64, n),
+                     np.fromiter((d['category_id'] for d in detections), np.int64, n))
     if keep.all():
         return detections
     return [detections[i] for i in np.flatnonzero(keep).tolist()]
+
+
+def _results_object(gt, annotations: List[dict]):
+    from faster_coco_eval import COCO
+    res = COCO()
+    res.dataset['info'] = copy.deepcopy(gt.dataset.get('info', {}))
+    res.dataset['images'] = list(gt.dataset['images'])
+    res.dataset['categories'] = copy.deepcopy(gt.dataset['categories'])
+    res.dataset['annotations'] = annotations
+    res.createIndex()
+    return res
+
+
+def _check_images(gt, img_ids: np.ndarray) -> None:
+    unknown = np.setdiff1d(img_ids, np.asarray(gt.getImgIds(), np.int64))
+    if unknown.size:
+        raise ValueError(f'Results for images {unknown[:5].tolist()} that are not in the '
+                         'ground truth: evaluate against the annotation file of the split '
+                         'that was tested.')
+
+
+def load_results_arrays(gt, arrays: DetectionArrays):
+    """``load_results_faster(gt, drop_unlabelled(gt, arrays.to_dicts()))`` in one pass: the
+    federated filter, areas and (for masks without a box) boxes computed on the arrays, then
+    each result dict built once with every field the evaluator reads."""
+    from faster_coco_eval.core import mask as mask_utils
+    _check_images(gt, arrays.img_id)
+    keep = _labelled(gt, arrays.img_id, arrays.cat_id)
+    if not keep.all():
+        arrays = arrays.take(np.flatnonzero(keep))
+    img, cat, score = arrays.img_id.tolist(), arrays.cat_id.tolist(), arrays.score.tolist()
+    ids = range(1, len(img) + 1)
+    if arrays.boxes is not None:
+        area = (arrays.boxes[:, 2] * arrays.boxes[:, 3]).tolist()  # loadRes: the box's area
+        boxes = arrays.boxes.tolist()
+    rles = [] if arrays.masks is None else arrays.masks.to_list()
+    if arrays.boxes is None and rles:
+        area, boxes = mask_utils.area(rles).tolist(), mask_utils.toBbox(rles).tolist()
+    elif arrays.boxes is None:
+        area = boxes = []
+    if arrays.masks is None:
+        anns = [dict(image_id=i, bbox=b, score=s, category_id=c, area=a, id=k, iscrowd=0)
+                for i, b, s, c, a, k in zip(img, boxes, score, cat, area, ids)]
+    else:
+        anns = [dict(image_id=i, bbox=b, score=s, category_id=c, segmentation=m, area=a, id=k,
+                     iscrowd=0) for i, b, s, c, m, a, k in zip(img, boxes, score, cat, rles,
+                                                                area, ids)]
+    return _results_object(gt, anns)
 
 
 def load_results_faster(gt, detections: List[dict]):
     """faster-coco-eval's ``gt.loadRes(detections)``, less the Python per detection: the same
     ``area`` (box area whenever a result has a box, as ``loadRes`` does, else the mask's),
     ``id`` and ``iscrowd``, and no box polygon (bbox evaluation does not read it)."""
-    from faster_coco_eval import COCO
     from faster_coco_eval.core import mask as mask_utils  # pycocotools' fails on > 255 RLEs
 
-    res = COCO()
-    res.dataset['info'] = copy.deepcopy(gt.dataset.get('info', {}))
-    res.dataset['images'] = list(gt.dataset['images'])
-    res.dataset['categories'] = copy.deepcopy(gt.dataset['categories'])
     if detections:
-        img_ids = np.fromiter((d['image_id'] for d in detections), np.int64, len(detections))
-        unknown = np.setdiff1d(img_ids, np.asarray(gt.getImgIds(), np.int64))
-        if unknown.size:
-            raise ValueError(f'Results for images {unknown[:5].tolist()} that are not in the '
-                             'ground truth: evaluate against the annotation file of the split '
-                             'that was tested.')
+        _check_images(gt, np.fromiter((d['image_id'] for d in detections), np.int64,
+                                      len(detections)))
         if 'bbox' in detections[0]:
             boxes = np.asarray([d['bbox'] for d in detections], dtype=np.float64)
             areas = (boxes[:, 2] * boxes[:, 3]).tolist()
@@ -113,9 +159,8 @@ def load_results_faster(gt, detections: List[dict]):
             d['area'] = area
             d['id'] = i
             d['iscrowd'] = 0
-    res.dataset['annotations'] = detections
-    res.createIndex()
-    return res
+    return _results_object(gt, detections)
 
 
-__all__ = ['drop_unlabelled', 'load_results_faster', 'records_to_detections', 'write_results']
+__all__ = ['DetectionArrays', 'drop_unlabelled', 'load_results_arrays', 'load_results_faster',
+           'records_to_arrays', 'records_to_detections', 'write_results']

@@ -1,0 +1,115 @@
+"""Detections as columns: what the metric keeps per image and what evaluation shares exchange.
+
+Millions of result dicts are slow to pickle and large (a segm result with its RLE dict is about
+0.4 KB of Python objects); numpy columns pickle as memory copies. :class:`PackedRLE` keeps
+compressed RLE masks as one byte buffer with offsets and sizes (about the bytes of the counts
+strings), :class:`DetectionArrays` one iou type's detections (image, category, score, box,
+mask). Result dicts are built from them only where an evaluator needs them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Union
+
+import numpy as np
+
+
+@dataclass
+class PackedRLE:
+    """Compressed RLE masks: mask ``i`` has counts ``buffer[offsets[i]:offsets[i + 1]]``
+    (ASCII) and size ``sizes[i]`` (height, width)."""
+
+    buffer: np.ndarray  # (total,) uint8
+    offsets: np.ndarray  # (N + 1,) int64
+    sizes: np.ndarray  # (N, 2) int64
+
+    @classmethod
+    def pack(cls, rles: Sequence[dict]) -> 'PackedRLE':
+        """From RLE dicts (``bytes`` counts as ``encode_mask_results`` gives, or ``str``)."""
+        counts = [c if isinstance(c, bytes) else c.encode() for c in (r['counts'] for r in rles)]
+        lengths = np.fromiter(map(len, counts), np.int64, len(counts))
+        sizes = np.asarray([r['size'] for r in rles], np.int64).reshape(-1, 2)
+        return cls(np.frombuffer(b''.join(counts), np.uint8).copy(),
+                   np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64), sizes)
+
+    @classmethod
+    def concatenate(cls, parts: Sequence['PackedRLE']) -> 'PackedRLE':
+        if not parts:
+            return cls.pack([])
+        shifts = np.cumsum([0] + [p.offsets[-1] for p in parts[:-1]])
+        offsets = [parts[0].offsets[:1]] + [p.offsets[1:] + s for p, s in zip(parts, shifts)]
+        return cls(np.concatenate([p.buffer for p in parts]), np.concatenate(offsets),
+                   np.concatenate([p.sizes for p in parts]))
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    def take(self, index: np.ndarray) -> 'PackedRLE':
+        index = np.asarray(index, np.int64)
+        lengths = np.diff(self.offsets)
+        offsets = np.concatenate([[0], np.cumsum(lengths[index])]).astype(np.int64)
+        if index.size < 2 or bool(np.all(np.diff(index) > 0)):  # increasing: a mask of bytes
+            keep = np.zeros(len(self), bool)
+            keep[index] = True
+            return PackedRLE(self.buffer[np.repeat(keep, lengths)], offsets, self.sizes[index])
+        # any order: the start of each taken mask plus the position within it
+        positions = np.repeat(self.offsets[index] - offsets[:-1], lengths[index]) + np.arange(
+            offsets[-1])
+        return PackedRLE(self.buffer[positions], offsets, self.sizes[index])
+
+    def to_list(self) -> List[dict]:
+        """The masks as RLE dicts with ``str`` counts (what evaluators and JSON take)."""
+        text = self.buffer.tobytes().decode('ascii')
+        offsets = self.offsets.tolist()
+        return [dict(size=s, counts=text[a:b])
+                for s, a, b in zip(self.sizes.tolist(), offsets[:-1], offsets[1:])]
+
+
+Masks = Union[PackedRLE, Sequence[dict]]
+
+
+def packed(masks: Masks) -> PackedRLE:
+    return masks if isinstance(masks, PackedRLE) else PackedRLE.pack(masks)
+
+
+@dataclass
+class DetectionArrays:
+    """One iou type's detections as columns. Boxes are (x, y, w, h); ``boxes`` is ``None``
+    for mask results without a box, ``masks`` ``None`` for bbox."""
+
+    img_id: np.ndarray  # (N,) int64
+    cat_id: np.ndarray  # (N,) int64
+    score: np.ndarray  # (N,)
+    boxes: Optional[np.ndarray] = None  # (N, 4) float64
+    masks: Optional[PackedRLE] = None
+
+    def __len__(self) -> int:
+        return len(self.cat_id)
+
+    def take(self, index: np.ndarray) -> 'DetectionArrays':
+        if len(index) == len(self) and bool(np.all(np.diff(index) > 0)):
+            return self  # all of them, in order
+        return DetectionArrays(self.img_id[index], self.cat_id[index], self.score[index],
+                               None if self.boxes is None else self.boxes[index],
+                               None if self.masks is None else self.masks.take(index))
+
+    def of_categories(self, cat_ids: Sequence[int]) -> 'DetectionArrays':
+        return self.take(np.flatnonzero(np.isin(self.cat_id, np.asarray(list(cat_ids),
+                                                                         np.int64))))
+
+    def to_dicts(self) -> List[dict]:
+        """LVIS result dicts (mmdet's: ``image_id``, ``bbox``, ``score``, ``category_id``,
+        ``segmentation`` for masks), in array order."""
+        img, cat, score = self.img_id.tolist(), self.cat_id.tolist(), self.score.tolist()
+        if self.masks is None:
+            return [dict(image_id=i, bbox=b, score=s, category_id=c)
+                    for i, b, s, c in zip(img, self.boxes.tolist(), score, cat)]
+        if self.boxes is None:
+            return [dict(image_id=i, score=s, category_id=c, segmentation=m)
+                    for i, s, c, m in zip(img, score, cat, self.masks.to_list())]
+        return [dict(image_id=i, bbox=b, score=s, category_id=c, segmentation=m)
+                for i, b, s, c, m in zip(img, self.boxes.tolist(), score, cat,
+                                         self.masks.to_list())]
+
+
+__all__ = ['DetectionArrays', 'Masks', 'PackedRLE', 'packed']

@@ -1,0 +1,221 @@
+"""LVIS evaluation split by category into shares that processes evaluate independently.
+
+Why a split by category is exact. Once the per-image cap (the 300 best detections of an image
+over all categories) has been applied to the whole set, everything LVIS computes is per
+category: matching is per (image, category); accumulation into precision and recall is per
+category; the summary statistics are means over slices of those per-category arrays
+(``lvis_summary.py``). AP-Fixed's budget (the K best of each category) is per category too.
+So the dataset-wide cap is applied once (:func:`make_tasks`), each share evaluates all images
+for its categories, and the shares' per-category precision and recall, put side by side in
+category order, are the arrays one process would have computed (:func:`merge`). AP-Pool ranks
+detections of many categories together: a share returns the per-detection outcome of its
+matching (``pooled_ap.PoolRecords``) and the pooled accumulation runs over all shares'
+records at once, in one canonical order (``pooled_ap.py``).
+
+Inside a share, categories are evaluated in chunks of at most ``chunk_detections``
+detections, by the same argument, which bounds the result dicts and evaluator state held at a
+time. One process evaluating one share is the single-process evaluation; every path of the
+metric goes through here, so N shares give bit-identical arrays to 1.
+"""
+from __future__ import annotations
+
+import gc
+import os
+import resource
+import time
+from dataclasses import dataclass, field
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .lvis_backends import MAX_DETS_PER_IMAGE, accumulate, ground_truth_from_dataset
+from .pooled_ap import PoolRecords, pool_records
+from .detection_arrays import DetectionArrays
+
+CHUNK_DETECTIONS = 1_000_000
+Arrays = Tuple[np.ndarray, np.ndarray]  # precision (T, R, K, A), recall (T, K, A)
+
+
+@dataclass
+class ShareTask:
+    """Everything one process needs to evaluate the categories ``cat_ids`` (picklable)."""
+
+    index: int
+    iou_type: str
+    backend: str
+    cat_ids: List[int]  # this share's categories
+    gt_dataset: dict  # every image and category; the annotations of ``cat_ids``
+    standard: Optional[DetectionArrays]  # the per-image cap applied over all categories
+    fixed: Optional[DetectionArrays]  # the per-class budget (AP-Fixed and AP-Pool)
+    fixed_ap: bool = False
+    pooled_ap: bool = False
+    chunk_detections: int = CHUNK_DETECTIONS
+
+    def num_detections(self) -> int:
+        return sum(len(a) for a in (self.standard, self.fixed) if a is not None)
+
+
+@dataclass
+class ShareResult:
+    """A share's per-category arrays and pool records, with what it cost."""
+
+    index: int
+    cat_ids: List[int]
+    standard: Optional[Arrays] = None
+    fixed: Optional[Arrays] = None
+    pool: Optional[PoolRecords] = None
+    num_detections: int = 0
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    peak_rss_gb: float = 0.0
+    pid: int = field(default_factory=os.getpid)
+
+
+def split_categories(cat_ids: Sequence[int], weights: Sequence[float],
+                     num_shares: int) -> List[List[int]]:
+    """``num_shares`` disjoint sorted lists of ``cat_ids`` of about equal total weight
+    (longest-processing-time-first: heaviest category to the lightest share)."""
+    if num_shares < 1:
+        raise ValueError(f'An evaluation needs at least one share, got {num_shares}.')
+    loads = np.zeros(num_shares)
+    shares: List[List[int]] = [[] for _ in range(num_shares)]
+    for k in np.argsort(-np.asarray(weights, np.float64), kind='stable').tolist():
+        s = int(np.argmin(loads))
+        shares[s].append(int(cat_ids[k]))
+        loads[s] += weights[k]
+    return [sorted(s) for s in shares]
+
+
+def subset_dataset(gt_dataset: dict, cat_ids: Sequence[int]) -> dict:
+    """``gt_dataset`` with the annotations of ``cat_ids`` only (images, categories shared)."""
+    anns = gt_dataset['annotations']
+    cats = np.fromiter((a['category_id'] for a in anns), np.int64, len(anns))
+    keep = np.flatnonzero(np.isin(cats, np.asarray(list(cat_ids), np.int64))).tolist()
+    return dict(gt_dataset, annotations=[anns[i] for i in keep])
+
+
+def make_tasks(iou_type: str, backend: str, gt_dataset: dict,
+               standard: Optional[DetectionArrays], fixed: Optional[DetectionArrays],
+               shares: Sequence[Sequence[int]], fixed_ap: bool = False,
+               pooled_ap: bool = False,
+               chunk_detections: int = CHUNK_DETECTIONS) -> List[ShareTask]:
+    """One task per share of categories; ``standard`` is cut to each image's 300 best here,
+    over all categories, before it is split."""
+    from .lvis_backends import top_per_image
+    if standard is not None:
+        standard = standard.take(top_per_image(standard.img_id, standard.score,
+                                               MAX_DETS_PER_IMAGE))
+    tasks = []
+    for index, cats in enumerate(shares):
+        pick = lambda a: None if a is None else a.of_categories(cats)
+        tasks.append(ShareTask(index, iou_type, backend, sorted(cats),
+                               subset_dataset(gt_dataset, cats), pick(standard), pick(fixed),
+                               fixed_ap, pooled_ap, chunk_detections))
+    return tasks
+
+
+def _chunks(task: ShareTask) -> List[List[int]]:
+    """Consecutive categories of the task, at most ``chunk_detections`` detections each."""
+    cats = np.asarray(task.cat_ids, np.int64)
+    counts = np.zeros(cats.size, np.int64)
+    for arrays in (task.standard, task.fixed):
+        if arrays is not None:
+            counts += np.bincount(np.searchsorted(cats, arrays.cat_id), minlength=cats.size)
+    chunks, current, size = [], [], 0
+    for cat, n in zip(task.cat_ids, counts.tolist()):
+        if current and size + n > task.chunk_detections:
+            chunks.append(current)
+            current, size = [], 0
+        current.append(cat)
+        size += n
+    return chunks + [current] if current else chunks
+
+
+def evaluate_share(task: ShareTask) -> ShareResult:
+    """Evaluate one share (in whichever process runs it)."""
+    start, cpu_start = time.perf_counter(), time.process_time()
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # millions of acyclic dicts: the cyclic collector would rescan them all
+    try:
+        result = ShareResult(task.index, list(task.cat_ids),
+                             num_detections=task.num_detections())
+        if task.cat_ids:
+            _evaluate_chunks(task, result)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    result.seconds = time.perf_counter() - start
+    result.cpu_seconds = time.process_time() - cpu_start
+    result.peak_rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return result
+
+
+def _evaluate_chunks(task: ShareTask, result: ShareResult) -> None:
+    gt = ground_truth_from_dataset(task.gt_dataset, task.backend)
+    img_ids = [img['id'] for img in task.gt_dataset['images']]
+    standard, fixed, pools = [], [], []
+    for cats in _chunks(task):
+        if task.standard is not None:
+            outcome = accumulate(gt, task.standard.of_categories(cats), task.iou_type, img_ids,
+                                 task.backend, MAX_DETS_PER_IMAGE, cats)
+            standard.append((outcome.precision, outcome.recall))
+        if task.fixed is not None and (task.fixed_ap or task.pooled_ap):
+            selected = task.fixed.of_categories(cats)
+            if task.pooled_ap:
+                pools.append(pool_records(subset_dataset(task.gt_dataset, cats),
+                                          selected.to_dicts(), task.iou_type, task.backend))
+            if task.fixed_ap:
+                outcome = accumulate(gt, selected, task.iou_type, img_ids, task.backend, -1,
+                                     cats)
+                fixed.append((outcome.precision, outcome.recall))
+    def join(parts: List[Arrays]) -> Optional[Arrays]:
+        if len(parts) < 2:
+            return parts[0] if parts else None
+        return (np.concatenate([p for p, _ in parts], axis=2),
+                np.concatenate([r for _, r in parts], axis=1))
+
+    result.standard, result.fixed = join(standard), join(fixed)
+    result.pool = PoolRecords.concatenate(pools) if task.pooled_ap else None
+
+
+@dataclass
+class Merged:
+    """The shares joined: arrays over every category (sorted ids), all pool records."""
+
+    cat_ids: List[int]
+    standard: Optional[Arrays]
+    fixed: Optional[Arrays]
+    pool: Optional[PoolRecords]
+
+
+def merge(results: Sequence[ShareResult]) -> Merged:
+    """Join the shares' per-category arrays in category order and their pool records."""
+    cat_ids = np.concatenate([np.asarray(r.cat_ids, np.int64) for r in results])
+    order = np.argsort(cat_ids, kind='stable')
+    if np.unique(cat_ids).size != cat_ids.size:
+        raise ValueError('Shares of an evaluation must not share categories.')
+
+    def join(kind: str) -> Optional[Arrays]:
+        parts = [getattr(r, kind) for r in results if r.cat_ids]
+        if not parts or any(p is None for p in parts):
+            return None
+        precision = np.concatenate([p for p, _ in parts], axis=2)
+        recall = np.concatenate([r for _, r in parts], axis=1)
+        if not np.array_equal(order, np.arange(order.size)):
+            precision, recall = precision[:, :, order], recall[:, order]
+        return precision, recall
+
+    pools = [r.pool for r in results if r.pool is not None]
+    return Merged(cat_ids[order].tolist(), join('standard'), join('fixed'),
+                  PoolRecords.concatenate(pools) if pools else None)
+
+
+def describe(results: Sequence[ShareResult], where: Sequence[str]) -> List[str]:
+    """One log line per share: where it ran, its size and how long it took."""
+    return [f'share {r.index} ({w}, pid {r.pid}): {len(r.cat_ids)} categories, '
+            f'{r.num_detections} detections, {r.seconds:.2f} s, peak RSS {r.peak_rss_gb:.2f} GB'
+            for r, w in zip(results, where)]
+
+
+__all__ = ['CHUNK_DETECTIONS', 'Merged', 'ShareResult', 'ShareTask', 'describe',
+           'evaluate_share', 'make_tasks', 'merge', 'split_categories', 'subset_dataset']
