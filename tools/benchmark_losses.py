@@ -94,6 +94,10 @@ def losses(num_classes: int, categories: str) -> List[Tuple[str, dict, int]]:
         ('BEQL b=4', dict(type='BEQL', log_base=4.0, **common), 0),
         ('DropLoss', dict(type='DropLoss', **common), 0),
         ('DropLoss fixed 0.5', dict(type='DropLoss', drop_ratio=0.5, **common), 0),
+        # issue 20 (target: within 1.3x of mmdet sigmoid CE): ECM on C + 1 logits, GOL's
+        # Gumbel activation
+        ('ECM', dict(type='ECM', **common), 1),
+        ('DropLoss Gumbel', dict(type='DropLoss', activation='gumbel', **common), 0),
     ]
 
 
