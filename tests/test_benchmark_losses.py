@@ -7,7 +7,8 @@ import pytest
 from conftest import REPO_ROOT
 
 LOSSES = ('mmdet sigmoid CE', 'mmdet softmax CE (C+1)', 'CrossEntropyCustomLoss (BCE)', 'EQL',
-          'BEQL b=4', 'DropLoss', 'DropLoss fixed 0.5', 'mmdet FocalLoss', 'EFL')
+          'BEQL b=4', 'DropLoss', 'DropLoss fixed 0.5', 'mmdet FocalLoss', 'EFL', 'ECM',
+          'DropLoss Gumbel')
 
 
 @pytest.fixture(scope='module')
@@ -34,7 +35,7 @@ def test_table_rows_ratios_memory_and_target_line(benchmark, capsys):
         assert ms > 0
         assert ratio == pytest.approx(ms / reference_ms, rel=0.03, abs=0.01)
         # backward alone creates the (N, C[+1]) float32 gradient of the logits
-        columns = num_classes + (1 if 'softmax' in name else 0)
+        columns = num_classes + (1 if 'softmax' in name or name == 'ECM' else 0)
         assert mb * 2**20 >= num * columns * 4 - 2**20 * 1e-3
         assert mb * 2**20 < 50 * num * columns * 4 + 2**20  # no runaway accounting
     drop, sigmoid = table[256, 1230, 'DropLoss'][0], table[256, 1230, 'mmdet sigmoid CE'][0]

@@ -22,10 +22,11 @@ PAPER_CONFIGS = [c for c in CONFIGS
 LOSS_OF_FOLDER = {'baseline': 'CrossEntropyCustomLoss', 'softmax': 'CrossEntropyLoss',
                   'eql': 'EQL', 'beql': 'BEQL', 'droploss': 'DropLoss',
                   'fixed_ratio': 'DropLoss', 'eqlv2': 'EQLv2', 'federated': 'FederatedLoss',
-                  'seesaw': 'SeesawLoss'}
+                  'seesaw': 'SeesawLoss', 'ecm': 'ECM', 'gol': 'DropLoss'}
 # bias prior of the classifier: the DropLoss paper's 0.001 unless the method's authors use
-# another (None: mmdet's default init, biases 0)
-PRIOR_OF_FOLDER = {'softmax': None, 'seesaw': None, 'eqlv2': None, 'federated': 0.01}
+# another (None: mmdet's default init, biases 0; GOL: bias -2, i.e. sigmoid(-2))
+PRIOR_OF_FOLDER = {'softmax': None, 'seesaw': None, 'eqlv2': None, 'federated': 0.01,
+                   'ecm': None, 'gol': 1 / (1 + math.exp(2.0))}
 register_all_modules()
 
 
@@ -57,6 +58,8 @@ def expected(config: str) -> dict:
         exp['extra'] = dict(drop_ratio=int(re.search(r'_drop(\d+)$', name)[1]) / 100)
     if name.endswith('_eq7'):
         exp['extra'] = dict(drop_frequent=True)
+    if folder == 'gol':
+        exp['extra'] = dict(activation='gumbel')
     return exp
 
 
@@ -79,6 +82,9 @@ def test_the_matrix_of_the_paper_is_covered():
     for method in ('eqlv2', 'federated', 'seesaw'):  # the baselines of later papers
         for cfg in ('mask_rcnn_r50_lvis', 'mask_rcnn_r50_lvis_rfs', 'mask_rcnn_r50_lvis_v1',
                     'mask_rcnn_r50_lvis_v1_rfs'):
+            assert f'{method}/{cfg}.py' in names
+    for method in ('ecm', 'gol'):  # issue 20: LVIS v1 only
+        for cfg in ('mask_rcnn_r50_lvis_v1', 'mask_rcnn_r50_lvis_v1_rfs'):
             assert f'{method}/{cfg}.py' in names
 
 
@@ -105,7 +111,7 @@ def test_paper_recipe(config):
         assert head.num_classes == exp['num_classes']
         loss = head.loss_cls
         assert loss.type == exp['loss']
-        if loss.type in ('EQL', 'BEQL', 'DropLoss', 'EQLv2', 'FederatedLoss'):
+        if loss.type in ('EQL', 'BEQL', 'DropLoss', 'EQLv2', 'FederatedLoss', 'ECM'):
             assert loss.num_classes == exp['num_classes']
             assert loss.categories == exp['categories']
             assert loss.get('tail_groups', ('r', 'c')) == ('r', 'c')
@@ -181,7 +187,7 @@ def test_model_builds_on_cpu_with_the_paper_head(config):
         channels = (head.loss_cls.get_cls_channels(num_classes) if head.custom_cls_channels
                     else num_classes + 1)
         assert head.fc_cls.out_features == channels
-        if type(head.loss_cls).__name__ == 'EQLv2':
+        if type(head.loss_cls).__name__ in ('EQLv2', 'ECM'):
             assert channels == num_classes + 1  # C classes and objectness
         elif type(head.loss_cls).__name__ == 'SeesawLoss':
             assert channels == num_classes + 2  # C classes, background and objectness
@@ -197,6 +203,7 @@ def test_model_builds_on_cpu_with_the_paper_head(config):
         folder, stem = Path(config).parent.name, Path(config).stem
         # mask_rcnn_tiny_X_demo, mask_rcnn_tiny_X_bench
         method = stem.split('_')[3] if folder in ('demo', 'benchmark') else folder
+        method = 'gol' if stem.endswith('_gumbel_bench') else method
         prior = PRIOR_OF_FOLDER.get(method, 0.001)
         if prior is not None:
             prior = -math.log((1 - prior) / prior)

@@ -101,6 +101,10 @@ def losses(num_classes: int, categories: str) -> List[Tuple[str, dict, int]]:
         ('DropLoss fixed 0.5', dict(type='DropLoss', drop_ratio=0.5, **common), 0),
         ('mmdet FocalLoss', dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25), 0),
         ('EFL', dict(type='EFL', **common), 0),
+        # issue 20 (target: within 1.3x of mmdet sigmoid CE): ECM on C + 1 logits, GOL's
+        # Gumbel activation
+        ('ECM', dict(type='ECM', **common), 1),
+        ('DropLoss Gumbel', dict(type='DropLoss', activation='gumbel', **common), 0),
     ]
 
 

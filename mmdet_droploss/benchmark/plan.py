@@ -21,8 +21,10 @@ METHODS: Dict[str, tuple] = {
     'droploss_rfs': ('mask_rcnn_tiny_droploss_rfs_bench.py', 'DropLoss + RFS'),
     'beql': ('mask_rcnn_tiny_beql_b4_bench.py', 'BEQL (b = 4)'),
     'fixed_drop50': ('mask_rcnn_tiny_fixed_drop50_bench.py', 'fixed drop ratio 0.5'),
-    # a later paper's baseline (configs/federated), on request
+    # later papers' losses (configs/federated, configs/ecm, configs/gol), on request
     'federated': ('mask_rcnn_tiny_federated_bench.py', 'Federated Loss'),
+    'ecm': ('mask_rcnn_tiny_ecm_bench.py', 'ECM'),
+    'droploss_gumbel': ('mask_rcnn_tiny_droploss_gumbel_bench.py', 'DropLoss (Gumbel, GOL)'),
 }
 #: the methods under test (issue 18): trained only on the frozen design, never while searching
 HELD_OUT_METHODS = ('droploss', 'droploss_rfs', 'beql', 'fixed_drop50')

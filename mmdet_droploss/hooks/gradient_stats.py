@@ -112,6 +112,10 @@ class GradientStatsHook(Hook):
                 print_log(f'GradientStatsHook: {name} uses base_loss={loss.base_loss!r}; only the '
                           'BCE base loss is measured.', logger='current')
                 continue
+            if getattr(loss, 'activation', 'sigmoid') != 'sigmoid':  # ... and the sigmoid's
+                print_log(f'GradientStatsHook: {name} uses activation={loss.activation!r}; only '
+                          'the sigmoid is measured.', logger='current')
+                continue
             if hasattr(loss, 'keep_weights'):
                 loss.keep_weights = True
             self._handles.append(loss.register_forward_hook(self._recorder(name),

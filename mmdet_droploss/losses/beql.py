@@ -2,21 +2,24 @@
 import math
 from typing import Optional
 
-import torch.nn.functional as F
 from mmdet.registry import MODELS
 from torch import Tensor
 
+from .activations import activation_function
 from .tail_weighted_loss import TailWeightedSigmoidLoss
 
 
-def beql_background_weights(cls_score: Tensor, tail_mask: Tensor, log_base: float) -> Tensor:
+def beql_background_weights(cls_score: Tensor, tail_mask: Tensor, log_base: float,
+                            activation: str = 'sigmoid') -> Tensor:
     """Background-row weights of eq. (4): ``w_ij = 1 - T_j * min(-log_b(p_ij), 1)``.
 
     A tail class keeps more of its background gradient the more confidently it is already
-    predicted on that background proposal; ``p_ij <= 1/b`` gives weight 0. Computed from
-    ``log_sigmoid`` so that very negative logits stay finite.
+    predicted on that background proposal; ``p_ij <= 1/b`` gives weight 0. ``p`` is the
+    loss's activation (``sigmoid``, or GOL's ``exp(-exp(-x))``), read through its ``log p``
+    (``log_sigmoid``, ``-exp(-x)``) so that very negative logits give weight 0, not NaN.
     """
-    neg_log_b = -F.logsigmoid(cls_score.float()) / math.log(log_base)
+    log_p = activation_function(activation).log_prob(cls_score.float())
+    neg_log_b = -log_p / math.log(log_base)
     return 1 - tail_mask.unsqueeze(0) * neg_log_b.clamp(max=1)
 
 
@@ -42,7 +45,7 @@ class BEQL(TailWeightedSigmoidLoss):
 
     def background_weights(self, cls_score: Tensor, labels: Tensor,
                            label_weights: Optional[Tensor]) -> Tensor:
-        return beql_background_weights(cls_score, self.tail_mask, self.log_base)
+        return beql_background_weights(cls_score, self.tail_mask, self.log_base, self.activation)
 
     def extra_repr(self) -> str:
         return f'{super().extra_repr()}, log_base={self.log_base}'

@@ -25,15 +25,15 @@ every GPU weights with the statistics of the whole distributed batch (the author
 the same; the buffers and the all-reduce are :class:`.GradientStatistics`, shared with EFL).
 Proposals with label weight 0 add nothing to them.
 """
-from typing import Dict, Optional, Tuple
+from typing import Optional, Tuple
 
 import torch
 from mmdet.registry import MODELS
 from torch import Tensor
 
 from .gradient_statistics import RATIO_EPS, GradientStatistics
+from .objectness_loss import ObjectnessSigmoidLoss
 from .weighted_bce import sigmoid_targets
-from .weighted_sigmoid_loss import WeightedSigmoidLoss
 
 
 def eqlv2_class_weights(pos_grad: Tensor, neg_grad: Tensor, num_updates: Tensor,
@@ -86,12 +86,13 @@ def eqlv2_gradient_sums(cls_score: Tensor, labels: Tensor, pos_weight: Tensor,
 
 
 @MODELS.register_module()
-class EQLv2(GradientStatistics, WeightedSigmoidLoss):
+class EQLv2(GradientStatistics, ObjectnessSigmoidLoss):
     """Equalization Loss v2: gradient-guided re-weighting of the positive and negative terms of
     each class by its accumulated positive-to-negative gradient ratio (Tan et al., CVPR 2021).
 
     Needs C + 1 classifier outputs (given by mmdet's ``BBoxHead`` through
-    :meth:`get_cls_channels`); see the module docstring for the formulas.
+    :meth:`get_cls_channels`, with the test scores of :class:`ObjectnessSigmoidLoss`); see the
+    module docstring for the formulas.
 
     Args:
         num_classes: number of foreground classes C; the classifier gets C + 1 outputs.
@@ -105,9 +106,6 @@ class EQLv2(GradientStatistics, WeightedSigmoidLoss):
 
         loss_cls=dict(type='EQLv2', num_classes=1203, categories='lvis_v1')
     """
-
-    #: C + 1 outputs and its own test scores need BBoxHead's hooks, which only RoI heads ask
-    head_families = ('roi',)
 
     def __init__(self, num_classes: int, gamma: float = 12.0, mu: float = 0.8,
                  alpha: float = 4.0, **kwargs) -> None:
@@ -155,42 +153,6 @@ class EQLv2(GradientStatistics, WeightedSigmoidLoss):
         pos, neg = self.class_weights()
         self.add_gradient_statistics(
             eqlv2_gradient_sums(cls_score, labels, pos, neg, label_weights))
-
-    # -- mmdet classifier hooks: C + 1 channels ----------------------------------------------
-    def get_cls_channels(self, num_classes: int) -> int:
-        """C + 1: a logit per class and the objectness channel."""
-        return super().get_cls_channels(num_classes) + 1
-
-    def get_activation(self, cls_score: Tensor) -> Tensor:
-        """(N, C + 1) test scores: ``sigmoid(x_j) * (1 - sigmoid(x_bg))`` for the classes and
-        ``sigmoid(x_bg)`` last, in mmdet's layout (background last)."""
-        self._check_width(cls_score)
-        prob = cls_score.sigmoid()
-        background = prob[:, -1:]
-        return torch.cat([prob[:, :-1] * (1 - background), background], dim=1)
-
-    def get_accuracy(self, cls_score: Tensor, labels: Tensor) -> Dict[str, Tensor]:
-        """``acc``: the most probable of the C class scores and background (the objectness
-        probability) against the label; ``acc_fg``: top-1 over the foreground proposals."""
-        self._check_width(cls_score)
-        with torch.no_grad():
-            predicted = self.get_activation(cls_score).argmax(dim=1)
-            top_class = cls_score[:, :-1].argmax(dim=1)
-            is_fg = labels < self.num_classes
-            acc = ((predicted == labels).float().mean() * 100 if labels.numel()
-                   else cls_score.new_tensor(0.))
-            num_fg = is_fg.sum().clamp(min=1).float()
-            acc_fg = ((top_class == labels) & is_fg).sum().float() * 100 / num_fg
-        return dict(acc=acc, acc_fg=acc_fg)
-
-    def _check_width(self, cls_score: Tensor) -> None:
-        width = self.num_classes + 1
-        if cls_score.dim() != 2 or cls_score.size(1) != width:
-            raise ValueError(
-                f'EQLv2 expects (N, {width}) logits (one per class and an objectness channel '
-                f'last) but got shape {tuple(cls_score.shape)}. Build the classifier with an '
-                f'mmdet BBoxHead (it asks the loss through get_cls_channels) or give your own '
-                f'layer num_classes + 1 = {width} outputs.')
 
     def extra_repr(self) -> str:
         return (f'{super().extra_repr()}, gamma={self.gamma}, mu={self.mu}, '

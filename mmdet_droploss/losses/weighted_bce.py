@@ -7,12 +7,15 @@ All three losses of the paper are
 with C foreground logits per proposal (no background logit), ``y_ij = 1`` iff proposal i is
 labelled j (a background proposal, label C, has an all-zero target row) and constant weights
 ``w_ij`` that each loss defines. Only the weights differ, so only they live in the loss modules.
+``BCE`` is that of ``p = sigmoid(x)`` or, with ``activation='gumbel'``, of GOL's
+``p = exp(-exp(-x))`` (:mod:`.activations`).
 """
 from typing import Optional, Union
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
+
+from .activations import Activation, activation_function
 
 
 def sigmoid_targets(labels: Tensor, num_classes: int) -> Tensor:
@@ -26,32 +29,48 @@ def sigmoid_targets(labels: Tensor, num_classes: int) -> Tensor:
 class _WeightedSigmoidBCESum(torch.autograd.Function):
     """``sum_i row_i * sum_j w_ij * BCE(x_ij, y_ij)`` with the gradient written out.
 
-    Since ``y`` is one-hot, ``BCE(x, y) = softplus(x) - y * x`` and the target term touches one
-    entry per row; the gradient is ``w_ij * row_i * (sigmoid(x_ij) - y_ij)`` as the weights are
-    constants. Doing this by hand instead of through autograd's BCE + multiply + sum saves
-    several passes over the (N, C) matrix, which is what the cost of these losses is.
+    Since ``y`` is one-hot, ``BCE(x, y) = negative(x) + y * target_delta(x)`` (for the sigmoid:
+    ``softplus(x) - y * x``) and the target term touches one entry per row; the gradient is
+    ``w_ij * row_i * negative'(x_ij)`` off the target and ``w_ij * row_i * positive'(x_ij)`` on it
+    (for the sigmoid: ``sigmoid(x_ij)`` and ``-sigmoid(-x_ij)``) as the weights are constants,
+    the target entries written, not corrected (see :mod:`.activations`). Doing this by hand
+    instead of through autograd's BCE + multiply + sum saves several passes over the (N, C)
+    matrix, which is what the cost of these losses is. The sigmoid's gradient is recomputed in
+    the backward pass (only the inputs are kept); the Gumbel's comes with its value and is kept
+    and finished in place, so a second backward through the same graph (``retain_graph``)
+    stops with PyTorch's in-place error instead of a wrong gradient.
     """
 
     @staticmethod
-    def forward(ctx, cls_score: Tensor, labels: Tensor, weights: Tensor, row_weights: Tensor) -> Tensor:
+    def forward(ctx, cls_score: Tensor, labels: Tensor, weights: Tensor, row_weights: Tensor,
+                activation: Activation) -> Tensor:
         logits = cls_score.float()
         num_classes = logits.size(1)
         is_fg = labels < num_classes
         index = labels.clamp(max=num_classes - 1).unsqueeze(1)
-        target_term = (logits.gather(1, index) * weights.gather(1, index)).squeeze(1) * is_fg
-        per_row = (F.softplus(logits) * weights).sum(1) - target_term
-        ctx.save_for_backward(cls_score, labels, weights, row_weights)
+        target_term = (activation.target_delta(logits.gather(1, index))
+                       * weights.gather(1, index)).squeeze(1) * is_fg
+        # new tensors: weighted in place; the Gumbel's gradient comes with its value
+        negative, negative_grad = activation.negative_with_grad(logits)
+        per_row = negative.mul_(weights).sum(1) + target_term
+        ctx.save_for_backward(cls_score, labels, weights, row_weights, negative_grad)
+        ctx.activation = activation
         return (per_row * row_weights).sum()
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
-        cls_score, labels, weights, row_weights = ctx.saved_tensors
-        num_classes = cls_score.size(1)
-        grad = cls_score.float().sigmoid()
-        is_fg = (labels < num_classes).unsqueeze(1).float()
-        grad.scatter_add_(1, labels.clamp(max=num_classes - 1).unsqueeze(1), -is_fg)
+        cls_score, labels, weights, row_weights, grad = ctx.saved_tensors
+        activation = ctx.activation
+        logits = cls_score.float()
+        num_classes = logits.size(1)
+        index = labels.clamp(max=num_classes - 1).unsqueeze(1)
+        is_fg = (labels < num_classes).unsqueeze(1)
+        if grad is None:  # not kept from the forward pass: computed here (the sigmoid's)
+            grad = activation.negative_grad(logits)
+        positive = activation.positive_grad(logits.gather(1, index))
+        grad.scatter_(1, index, torch.where(is_fg, positive, grad.gather(1, index)))
         grad.mul_(weights).mul_((row_weights * grad_output).unsqueeze(1))
-        return grad.to(cls_score.dtype), None, None, None
+        return grad.to(cls_score.dtype), None, None, None, None
 
 
 def weighted_sigmoid_bce(cls_score: Tensor,
@@ -59,7 +78,8 @@ def weighted_sigmoid_bce(cls_score: Tensor,
                          weights: Tensor,
                          label_weights: Optional[Tensor] = None,
                          reduction: str = 'mean',
-                         avg_factor: Optional[float] = None) -> Tensor:
+                         avg_factor: Optional[float] = None,
+                         activation: str = 'sigmoid') -> Tensor:
     """``sum_ij w_ij * label_weight_i * BCE(x_ij, y_ij)``, reduced.
 
     Args:
@@ -73,13 +93,15 @@ def weighted_sigmoid_bce(cls_score: Tensor,
             proposals, which is the paper's ``1/N`` -- or, without ``avg_factor``, by ``N``
             (a per-proposal mean, like the paper, not a mean over the N * C terms).
         avg_factor: the normaliser for ``reduction='mean'``.
+        activation: ``'sigmoid'`` or ``'gumbel'`` (:mod:`.activations`): the ``p`` of the BCE.
     """
+    function = activation_function(activation)
     if reduction == 'none':
-        targets = sigmoid_targets(labels, cls_score.size(-1)).float()
-        loss = F.binary_cross_entropy_with_logits(cls_score.float(), targets, reduction='none')
+        targets = sigmoid_targets(labels, cls_score.size(-1))
+        loss = function.bce(cls_score.float(), targets)
         return loss * weights * row_weights(cls_score, label_weights).unsqueeze(1)
     rows = row_weights(cls_score, label_weights, reduction, avg_factor)
-    return _WeightedSigmoidBCESum.apply(cls_score, labels, weights, rows)
+    return _WeightedSigmoidBCESum.apply(cls_score, labels, weights, rows, function)
 
 
 def row_weights(cls_score: Tensor,

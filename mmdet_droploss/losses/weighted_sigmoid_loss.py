@@ -6,7 +6,8 @@ A loss in this package is
 
 over C foreground logits per sample (no background logit): ``l`` is the per-element base loss,
 sigmoid BCE (:func:`weighted_sigmoid_bce`, the paper's, for RoI heads) or the sigmoid focal loss
-(:func:`weighted_sigmoid_focal`, the own loss of dense and DETR-style heads), and ``w_ij``
+(:func:`weighted_sigmoid_focal`, the own loss of dense and DETR-style heads), on ``p =
+sigmoid(x)`` or, for BCE, GOL's Gumbel ``p = exp(-exp(-x))`` (:mod:`.activations`), and ``w_ij``
 constant weights that each loss defines in :meth:`WeightedSigmoidLoss.weights`. This class holds
 what they all share: the category metadata, the base loss, the mmdet loss interface
 (``label_weights``, ``avg_factor``, ``reduction_override``), input checks with errors that name
@@ -22,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from ..categories import load_categories
+from .activations import ACTIVATIONS, activation_function, check_activation
 from .head_support import building_module, head_family
 from .weighted_bce import weighted_sigmoid_bce
 from .weighted_focal import weighted_sigmoid_focal
@@ -51,6 +53,9 @@ class WeightedSigmoidLoss(nn.Module, metaclass=ABCMeta):
         alpha: the focal loss's weight of positive terms (in [0, 1]); 0.25 when not given.
         use_sigmoid: must be True (accepted because mmdet's dense heads read it from the
             loss_cls config to size their classifier: C sigmoid outputs).
+        activation: ``'sigmoid'`` (default) or ``'gumbel'``: GOL's ``p = exp(-exp(-x))`` in the
+            training loss (BCE only), the weight rules that read ``p`` and the test-time scores
+            (RoI heads only: dense and DETR-style heads score with the sigmoid themselves).
     """
 
     #: DETR-style heads read it from the built loss, dense heads from its config
@@ -65,6 +70,8 @@ class WeightedSigmoidLoss(nn.Module, metaclass=ABCMeta):
     head_families = ('roi', 'dense', 'detr')
     head_family_reason = ('it needs the classifier width and scores that BBoxHead asks the '
                           'loss for')
+    #: the activations (see activations.py) this loss's weight rule is defined for
+    activations = tuple(ACTIVATIONS)
 
     def __init__(self,
                  num_classes: int,
@@ -75,6 +82,7 @@ class WeightedSigmoidLoss(nn.Module, metaclass=ABCMeta):
                  gamma: Optional[float] = None,
                  alpha: Optional[float] = None,
                  use_sigmoid: bool = True,
+                 activation: str = 'sigmoid',
                  **unexpected) -> None:
         super().__init__()
         name = type(self).__name__
@@ -111,6 +119,8 @@ class WeightedSigmoidLoss(nn.Module, metaclass=ABCMeta):
             self.custom_cls_channels = self.custom_activation = self.custom_accuracy = False
         self.base_loss, self.gamma, self.alpha = _base_loss(name, base_loss, gamma, alpha,
                                                             self.head_family)
+        self.activation = check_activation(name, activation, self.activations, self.base_loss,
+                                           self.head_family)
         self.register_buffer('group_index', info.group_index(), persistent=False)
         # Analysis hooks set this to read back the weights of the last call.
         self.keep_weights = False
@@ -161,7 +171,8 @@ class WeightedSigmoidLoss(nn.Module, metaclass=ABCMeta):
                                           reduction=reduction, avg_factor=avg_factor,
                                           gamma=self.gamma, alpha=self.alpha)
         return weighted_sigmoid_bce(cls_score, labels, weights, label_weights,
-                                    reduction=reduction, avg_factor=avg_factor)
+                                    reduction=reduction, avg_factor=avg_factor,
+                                    activation=self.activation)
 
     def get_cls_channels(self, num_classes: int) -> int:
         """Classifier width for a head with ``num_classes`` classes: C (no background logit)."""
@@ -173,10 +184,11 @@ class WeightedSigmoidLoss(nn.Module, metaclass=ABCMeta):
         return num_classes
 
     def get_activation(self, cls_score: Tensor) -> Tensor:
-        """Test-time scores: ``sigmoid(x)`` for the C classes and a zero background column
-        (mmdet's post-processing expects (N, C + 1) scores with background last)."""
+        """Test-time scores: ``p(x)`` (``sigmoid(x)``, or ``exp(-exp(-x))`` with
+        ``activation='gumbel'``) for the C classes and a zero background column (mmdet's
+        post-processing expects (N, C + 1) scores with background last)."""
         self._check_width(cls_score)
-        scores = cls_score.sigmoid()
+        scores = activation_function(self.activation).prob(cls_score)
         return torch.cat([scores, scores.new_zeros(scores.size(0), 1)], dim=1)
 
     def get_accuracy(self, cls_score: Tensor, labels: Tensor) -> Dict[str, Tensor]:
@@ -189,7 +201,9 @@ class WeightedSigmoidLoss(nn.Module, metaclass=ABCMeta):
         self._check_width(cls_score)
         with torch.no_grad():
             top_score, top_class = cls_score.max(dim=1)
-            predicted = torch.where(top_score > 0, top_class, torch.full_like(top_class, self.num_classes))
+            half = activation_function(self.activation).half_logit  # p = 1/2
+            predicted = torch.where(top_score > half, top_class,
+                                    torch.full_like(top_class, self.num_classes))
             is_fg = labels < self.num_classes
             acc = (predicted == labels).float().mean() * 100 if labels.numel() else cls_score.new_tensor(0.)
             num_fg = is_fg.sum().clamp(min=1).float()
@@ -229,7 +243,8 @@ class WeightedSigmoidLoss(nn.Module, metaclass=ABCMeta):
         base = (f'focal(gamma={self.gamma}, alpha={self.alpha})' if self.base_loss == 'focal'
                 else 'bce')
         return (f'num_classes={self.num_classes}, categories={self.categories!r}, '
-                f'base_loss={base}, reduction={self.reduction!r}, loss_weight={self.loss_weight}')
+                f'base_loss={base}, activation={self.activation!r}, '
+                f'reduction={self.reduction!r}, loss_weight={self.loss_weight}')
 
 
 def _check_arguments(name: str, use_sigmoid: bool, unexpected: dict) -> None:
@@ -246,7 +261,8 @@ def _check_arguments(name: str, use_sigmoid: bool, unexpected: dict) -> None:
     if unexpected:
         raise TypeError(f'{name} got unexpected argument(s) {sorted(unexpected)}. It takes '
                         'num_classes, categories, tail_groups, tail_threshold, base_loss, gamma, '
-                        'alpha, use_sigmoid, loss_weight, reduction and its own arguments.')
+                        'alpha, use_sigmoid, activation, loss_weight, reduction and its own '
+                        'arguments.')
 
 
 def _base_loss(name: str, base_loss: Optional[str], gamma: Optional[float],
