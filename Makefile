@@ -1,6 +1,6 @@
 # `make demo`: set up .venv/ if needed, then train and evaluate Mask R-CNN + DropLoss on the
 # built-in synthetic long-tailed dataset (2 CPU processes). `make test`: set up, then run the tests.
-# `make benchmark`: BCE, EQL, BEQL, fixed drop ratio and DropLoss, 3 seeds each (docs/benchmark.md).
+# `make benchmark`: the calibration methods (and, once a design is frozen, the held-out ones), 3 seeds each (docs/benchmark.md).
 VENV_PY := .venv/bin/python
 STAMP := .venv/.setup-done
 
@@ -21,7 +21,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(VENV_PY) tools/benchmark_losses.py
 
-# The loss benchmark on the LVIS-regime synthetic set (54 minutes on 2 cores; resumable).
+# The loss benchmark on the synthetic LVIS-regime set (about 3.5 min a run on 2 idle cores; resumable).
 benchmark: $(STAMP)
 	$(VENV_PY) tools/benchmark.py
 
