@@ -56,6 +56,12 @@ def _scaled_counts(factor: int) -> Tuple[int, ...]:
     return tuple(c * factor if c > 100 else c for c in counts)
 
 
+# The tail 4x scarcer against the head: 4x the training images and the frequent bin, the same
+# tail counts; a validation split with every rare class in >= 20 images.
+SCARCE_TAIL_SPEC = dataclasses.replace(
+    LVISRegimeSpec(), train_image_counts=_scaled_counts(4), num_train_images=2880,
+    num_val_images=360, min_val_images_rare=20)
+
 DESIGNS: Dict[str, BenchmarkDesign] = {d.name: d for d in (
     BenchmarkDesign(
         'issue10',
@@ -65,19 +71,13 @@ DESIGNS: Dict[str, BenchmarkDesign] = {d.name: d for d in (
         'the tail 4x scarcer against the head (2880 training images, frequent bin x4, the '
         'same tail counts and schedule: rare classes seen 1.7 times per annotated image), '
         "LVIS's 1000 test proposals, rare classes in >= 20 of 360 validation images",
-        dataclasses.replace(LVISRegimeSpec(), train_image_counts=_scaled_counts(4),
-                            num_train_images=2880, num_val_images=360,
-                            min_val_images_rare=20),
-        LVIS_TEST_PROPOSALS),
+        SCARCE_TAIL_SPEC, LVIS_TEST_PROPOSALS),
     BenchmarkDesign(
         'scarce4x_distinct',
         "scarce4x with a tail that looks like no frequent class (striped, in (shape, hue) "
         "cells no frequent category has), as most of LVIS's rare classes look like no "
         "frequent one; the tail still shares its fill with the clutter",
-        dataclasses.replace(LVISRegimeSpec(), train_image_counts=_scaled_counts(4),
-                            num_train_images=2880, num_val_images=360,
-                            min_val_images_rare=20, tail_look='distinct'),
-        LVIS_TEST_PROPOSALS),
+        dataclasses.replace(SCARCE_TAIL_SPEC, tail_look='distinct'), LVIS_TEST_PROPOSALS),
 )}
 
 #: the design the held-out methods run on; ``None`` while the search has not passed calibration
