@@ -128,3 +128,20 @@ def test_held_out_methods_are_refused_on_a_design_being_searched(capsys):
     args = tool.parse_args(['--design', candidate])
     assert tuple(args.methods) == CALIBRATION_METHODS
     assert candidate in args.out
+
+
+def test_distinct_tail_shares_no_shape_and_hue_with_a_frequent_class():
+    from mmdet_droploss.datasets.lvis_regime_vocabulary import category_attributes
+    spec = DESIGNS['scarce4x_distinct'].spec
+    counts = spec.train_image_counts
+    attrs = category_attributes(counts, spec.seed, 'distinct')
+    frequent = {(a[0], a[1]) for a, c in zip(attrs, counts) if c > 100}
+    tail = [a for a, c in zip(attrs, counts) if c <= 100]
+    assert len(set(tail)) == len(tail) and all(a[3] == 'striped' for a in tail)
+    assert not frequent & {(a[0], a[1]) for a in tail}
+    # only the tail changes: the frequent categories are those of the default ('shared') one
+    shared = category_attributes(counts, spec.seed)
+    assert [a for a, c in zip(shared, counts) if c > 100] == \
+        [a for a, c in zip(attrs, counts) if c > 100]
+    with pytest.raises(ValueError, match="tail_look must be 'shared' or 'distinct'"):
+        category_attributes(counts, spec.seed, 'other')
