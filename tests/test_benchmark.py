@@ -135,7 +135,7 @@ def test_quick_benchmark_pipeline(tmp_path):
     assert 'AP-Fixed (K = 20 per category)' in proc.stdout  # 10,000 x 40 / 19,809 images
     assert 'Benchmark finished in' in proc.stdout and 'ETA' in proc.stdout
     # every precondition was measured on the BCE run (pass or not: 20 iterations mean nothing)
-    table = report.split('## Preconditions')[1].split('## Results')[0]
+    table = report.split('## Preconditions')[1].split('## Calibration')[0]
     assert table.count('| n/a |') == 0 and len([l for l in table.splitlines()
                                                 if l.startswith('| ') and 'criterion' not in l]) == 5
     for name in ('pareto.png', 'gradient_stats_bce.png', 'gradient_stats_droploss.png',
