@@ -33,6 +33,7 @@ entries rather than adding a correction to the former (``sigmoid(x) - 1`` would 
 small gradient of a confident positive to rounding: ``-sigmoid(-x)`` keeps it).
 """
 import math
+from abc import ABC, abstractmethod
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
@@ -43,28 +44,28 @@ from torch import Tensor
 GUMBEL_LOGIT_RANGE: Tuple[float, float] = (-4.0, 10.0)
 
 
-class Activation:
+class Activation(ABC):
     """An activation's probability and its BCE terms, element-wise on float32 logits."""
 
     name: str = ''
     #: the logit at which ``p = 1/2`` (the accuracy's foreground threshold)
     half_logit: float = 0.0
 
+    @abstractmethod
     def prob(self, x: Tensor) -> Tensor:
         """Test-time probability ``p``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def log_prob(self, x: Tensor) -> Tensor:
         """``log p`` (BEQL's background weights read it); may be ``-inf``, never NaN."""
-        raise NotImplementedError
 
+    @abstractmethod
     def negative(self, x: Tensor) -> Tensor:
         """``-log(1 - p)``: the BCE of a negative entry."""
-        raise NotImplementedError
 
+    @abstractmethod
     def negative_grad(self, x: Tensor) -> Tensor:
         """``d negative / dx``."""
-        raise NotImplementedError
 
     def negative_with_grad(self, x: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
         """``negative(x)`` and, for an activation whose gradient shares most of its work with
@@ -72,17 +73,16 @@ class Activation:
         backward pass); ``None`` when the backward pass should compute it afresh."""
         return self.negative(x), None
 
+    @abstractmethod
     def target_delta(self, x: Tensor) -> Tensor:
         """``-log p + log(1 - p)``: a positive entry's BCE minus its negative one."""
-        raise NotImplementedError
 
+    @abstractmethod
     def positive_grad(self, x: Tensor) -> Tensor:
         """``d(-log p) / dx``: the gradient of a positive entry."""
-        raise NotImplementedError
 
     def bce(self, x: Tensor, targets: Tensor) -> Tensor:
         """Element-wise ``BCE(x, y)``, differentiable by autograd (for ``reduction='none'``)."""
-        raise NotImplementedError
 
 
 class SigmoidActivation(Activation):
