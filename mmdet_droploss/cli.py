@@ -56,6 +56,8 @@ def load_config(args: argparse.Namespace) -> Config:
     cfg.launcher = args.launcher
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    from .hooks import use_rank_zero_logger
+    use_rank_zero_logger(cfg)  # one writer for the test metrics file on many ranks
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
