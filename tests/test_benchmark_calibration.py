@@ -107,6 +107,34 @@ def test_rfs_methods_are_their_base_method_plus_sampling(tmp_path):
     assert not set(CALIBRATION_METHODS) & set(HELD_OUT_METHODS)
 
 
+def test_classifier_prior_sets_every_compared_methods_fc_cls_bias(tmp_path):
+    """CLASSIFIER_PRIOR indexes init_cfg[0]: in every calibration and held-out config that entry
+    must be the Normal init of fc_cls, so the override gives each of them p = 0.001 and changes
+    nothing else (BCE's init already has it; EQLv2's starts at bias 0)."""
+    import argparse
+
+    from mmengine.config import Config, DictAction
+
+    from mmdet_droploss.benchmark.designs import CLASSIFIER_PRIOR
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--options', nargs='+', action=DictAction)
+    override = parser.parse_args(['--options', *CLASSIFIER_PRIOR]).options
+    priors = {}
+    for run in plan_runs(str(tmp_path), [*CALIBRATION_METHODS, *HELD_OUT_METHODS], [0]):
+        cfg = Config.fromfile(str(REPO_ROOT / run.config))
+        before = [dict(entry) for entry in cfg.model.roi_head.bbox_head.init_cfg]
+        cfg.merge_from_dict(override)
+        after = [dict(entry) for entry in cfg.model.roi_head.bbox_head.init_cfg]
+        assert after[0]['type'] == 'Normal' and after[0]['override'] == dict(name='fc_cls')
+        assert after[0]['bias_prob'] == 0.001
+        assert after[1:] == before[1:]
+        priors[run.method] = before[0]['bias_prob']
+    assert priors.pop('eqlv2') is None  # its authors' bias 0, unless a design overrides it
+    assert set(priors.values()) == {0.001}
+    assert 'scarce4x_distinct_prior' in DESIGNS and \
+        set(CLASSIFIER_PRIOR) <= set(DESIGNS['scarce4x_distinct_prior'].cfg_options)
+
+
 def _benchmark_tool():
     spec = importlib.util.spec_from_file_location('benchmark_tool',
                                                   REPO_ROOT / 'tools' / 'benchmark.py')
