@@ -173,3 +173,25 @@ def test_distinct_tail_shares_no_shape_and_hue_with_a_frequent_class():
         [a for a, c in zip(attrs, counts) if c > 100]
     with pytest.raises(ValueError, match="tail_look must be 'shared' or 'distinct'"):
         category_attributes(counts, spec.seed, 'other')
+
+
+def test_held_out_predictions_agree_reverse_or_tie_with_the_published_orderings():
+    from mmdet_droploss.benchmark import PUBLISHED_ORDERINGS, predict
+    from mmdet_droploss.benchmark.predictions import predictions_table
+    results = dict(
+        bce=result('BCE', [0.02, 0.03, 0.025], [0.30, 0.31, 0.305]),
+        eql=result('EQL', [0.06, 0.07, 0.065], [0.33, 0.34, 0.335]),
+        # APr above EQL by 0.3 points, within EQL's 0.5-point spread: a tie; AP below: reversed
+        droploss=result('DropLoss', [0.063, 0.073, 0.068], [0.31, 0.32, 0.315]),
+        beql=result('BEQL', [0.10, 0.11, 0.105], [0.25, 0.26, 0.255]))
+    outcome = {(p.ordering.low, p.ordering.high, p.ordering.column): p.outcome
+               for p in predict(results)}
+    assert outcome[('bce', 'droploss', 'APr')] == 'agrees'  # +4.5 against a 0.5 spread
+    assert outcome[('eql', 'droploss', 'APr')] == 'tie'
+    assert outcome[('eql', 'droploss', 'AP')] == 'reverses'
+    assert outcome[('beql', 'droploss', 'AP')] == 'agrees'
+    assert outcome[('droploss', 'beql', 'APr')] == 'agrees'
+    assert outcome[('eql_rfs', 'droploss_rfs', 'APr')] == 'not measured'
+    assert len(outcome) == len(PUBLISHED_ORDERINGS)
+    table = predictions_table(predict(results), {'droploss': 'DropLoss'})
+    assert '| APr: eql < DropLoss | 2.5 < 3.5 |' in table and '**tie**' in table

@@ -10,7 +10,8 @@ from ..analysis.results import ConfigResult, collect, csv_table, markdown_table,
 from .calibration import (CALIBRATION_METHODS, SEEDS_TO_PASS, calibrate, calibration_table,
                           verdict)
 from .designs import FROZEN_DESIGN, BenchmarkDesign
-from .plan import BenchmarkRun
+from .plan import HELD_OUT_METHODS, METHODS, BenchmarkRun
+from .predictions import predict, predictions_table
 from .preconditions import Criterion
 
 
@@ -52,6 +53,22 @@ def calibration_section(runs: Sequence[BenchmarkRun]) -> str:
             f'{SEEDS_TO_PASS}, one seed can reject).\n\n' + calibration_table(checks))
 
 
+def held_out_section(runs: Sequence[BenchmarkRun], design: Optional[BenchmarkDesign]) -> str:
+    """The published orderings of the held-out methods (``predictions.py``) as the benchmark
+    ranks them; empty if no held-out method has finished a run."""
+    if not any(r.method in HELD_OUT_METHODS and r.record() is not None for r in runs):
+        return ''
+    frozen = design is not None and design.name == FROZEN_DESIGN
+    caveat = '' if frozen else (' **Not the frozen design**: these methods were run with '
+                                '--allow-held-out, on a design that has not passed calibration.')
+    table = predictions_table(predict(results_by_method(runs)),
+                              {name: label for name, (_, label) in METHODS.items()})
+    return ('## Held out: the benchmark against the published LVIS results\n\n'
+            'The held-out methods ran after the design was frozen; each ordering is judged as '
+            'the calibration\'s are (the gap must beat the larger seed standard deviation).'
+            f'{caveat}\n\n{table}\n')
+
+
 def write_report(out_dir: str, runs: Sequence[BenchmarkRun], criteria: Sequence[Criterion],
                  seconds: Dict[BenchmarkRun, float], total_seconds: float, command: str,
                  figures: Optional[Dict[str, str]] = None,
@@ -86,6 +103,7 @@ def write_report(out_dir: str, runs: Sequence[BenchmarkRun], criteria: Sequence[
         _preconditions_table(criteria), '',
         '## Calibration (methods whose LVIS ranking is published; criteria fixed before the '
         'search)', '', calibration_section(runs), '',
+        held_out_section(runs, design),
         '## Results (mask AP unless marked; mean ± std over seeds, in %)', '',
         markdown_table(results), '',
         '![Pareto](pareto.png)', '']
