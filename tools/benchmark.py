@@ -71,6 +71,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         '--quick)')
     parser.add_argument('--nproc', type=int, default=2, help='processes per run (default 2)')
     parser.add_argument('--quick', action='store_true', help='a minutes-long pipeline check')
+    parser.add_argument('--report-only', action='store_true',
+                        help='train nothing: report the runs that have finished')
     parser.add_argument('--no-fixed-ap', action='store_true',
                         help='skip the AP-Fixed test pass (about 2.5 min per run on 2 cores)')
     args = parser.parse_args(argv)
@@ -182,6 +184,8 @@ def main(argv=None) -> None:
 
     runs = plan_runs(args.out, args.methods, args.seeds)
     seconds = {r: r.record()['seconds'] for r in runs if r.record() is not None}
+    if args.report_only:
+        runs = [r for r in runs if r in seconds]
     todo = [r for r in runs if r not in seconds]
     print(f'{len(runs)} runs ({len(runs) - len(todo)} already finished, skipped); '
           f'methods {args.methods}, seeds {args.seeds}, {args.nproc} processes each', flush=True)
