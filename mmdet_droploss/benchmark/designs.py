@@ -57,6 +57,15 @@ LVIS_TEST_PROPOSALS = ('model.test_cfg.rpn.nms_pre=1000', 'model.test_cfg.rpn.ma
 CLASSIFIER_PRIOR = ('model.roi_head.bbox_head.init_cfg.0.bias_prob=0.001',)
 
 
+def schedule_options(max_iters: int) -> Tuple[str, ...]:
+    """The benchmark schedule (``schedule_bench.py``) stretched to ``max_iters``: the same
+    warm-up, the learning-rate step at 80 %, one evaluation and one checkpoint at the end."""
+    return (f'train_cfg.max_iters={max_iters}', f'train_cfg.val_interval={max_iters}',
+            f'param_scheduler.1.end={max_iters}',
+            f'param_scheduler.1.milestones=[{max_iters * 4 // 5}]',
+            f'default_hooks.checkpoint.interval={max_iters}')
+
+
 def _scaled_counts(factor: int) -> Tuple[int, ...]:
     """The issue-10 long tail with the frequent bin ``factor`` times larger: LVIS's bins count
     images absolutely (rare 1-10, common 11-100), so a larger training split keeps the tail's
@@ -93,6 +102,12 @@ DESIGNS: Dict[str, BenchmarkDesign] = {d.name: d for d in (
         '(EQLv2 and ECM otherwise start at bias 0, p = 0.5)',
         dataclasses.replace(SCARCE_TAIL_SPEC, tail_look='distinct'),
         LVIS_TEST_PROPOSALS + CLASSIFIER_PRIOR),
+    BenchmarkDesign(
+        'scarce4x_distinct_prior_2x',
+        'scarce4x_distinct_prior trained twice as long (2400 iterations, 3.3 epochs): does the '
+        'seed-to-seed spread shrink with training?',
+        dataclasses.replace(SCARCE_TAIL_SPEC, tail_look='distinct'),
+        LVIS_TEST_PROPOSALS + CLASSIFIER_PRIOR + schedule_options(2400)),
 )}
 
 #: the design the held-out methods run on; ``None`` while the search has not passed calibration
