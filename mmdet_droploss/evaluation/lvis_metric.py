@@ -17,6 +17,9 @@ rank 0, which alone loads the ground truth (lazily, at the first evaluation), ap
 per-image cap, hands each rank the detections and ground truth of its categories
 (``parallel.py``), merges the shares' results and sends the metrics to every rank. In one
 process, ``nproc=N`` evaluates the shares in this process and N - 1 worker processes.
+
+The pieces: the arguments are checked in ``metric_options.py``, each image's record is made
+and cut in ``image_records.py``, and the result keys come from ``metric_results.py``.
 """
 from __future__ import annotations
 
@@ -30,21 +33,17 @@ import numpy as np
 from mmengine.logging import MMLogger
 from mmdet.evaluation.metrics import LVISMetric
 from mmdet.registry import METRICS
-from mmdet.structures.mask import encode_mask_results
 
-from .detection_arrays import DetectionArrays, packed
-from .fixed_ap import DEFAULT_DETS_PER_CLASS, PerClassTopK
-from .lvis_backends import (BACKENDS, MAX_DETS_PER_IMAGE, category_frequencies, check_backend,
+from .detection_arrays import DetectionArrays
+from .fixed_ap import PerClassTopK
+from .image_records import budget_inputs, cap_record, sample_record
+from .lvis_backends import (BACKENDS, MAX_DETS_PER_IMAGE, category_frequencies,
                             ground_truth_ids, load_ground_truth)
-from .lvis_summary import category_ap, category_table, print_summary, summarize
+from .metric_options import check_metric_options, check_nproc, per_class_budget
+from .metric_results import classwise_metrics, fixed_metrics, pooled_metrics, summary_metrics
 from .parallel import Distributed, InProcess, ProcessPool, evaluate_on_every_rank, runner_for
-from .pooled_ap import pooled_ap
 from .result_records import records_to_arrays, write_results
-from .shares import Merged, describe, make_tasks, merge, split_categories
-
-DEFAULT_ITEMS = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AR')
-# metric item -> name of the statistic in the evaluation results
-_STAT_NAMES = {'AR': 'AR@300', 'ARs': 'ARs@300', 'ARm': 'ARm@300', 'ARl': 'ARl@300'}
+from .shares import Merged, describe, make_tasks, merge, share_costs, split_categories
 
 
 @METRICS.register_module()
@@ -88,20 +87,7 @@ class FastLVISMetric(LVISMetric):
                  prefix: Optional[str] = None,
                  backend_args: Optional[dict] = None,
                  **kwargs) -> None:
-        check_backend(backend)
-        metrics = metric if isinstance(metric, list) else [metric]
-        unsupported = [m for m in metrics if m not in ('bbox', 'segm')]
-        if unsupported:
-            raise KeyError(f'FastLVISMetric computes bbox and segm AP, not {unsupported}; '
-                           "use mmdet's LVISMetric for proposal recall.")
-        if ann_file is None:
-            raise ValueError('FastLVISMetric needs ann_file: LVIS evaluation reads the frequency '
-                             'groups and negative/not-exhaustive categories from it.')
-        items = list(metric_items) if metric_items is not None else list(DEFAULT_ITEMS)
-        known = set(DEFAULT_ITEMS) | set(_STAT_NAMES)
-        if not set(items) <= known:
-            raise KeyError(f'metric_items {sorted(set(items) - known)} unknown; choose from '
-                           f'{sorted(known)}.')
+        metrics, items = check_metric_options(backend, metric, ann_file, metric_items)
         # The ground truth is loaded lazily, on the rank that computes the metrics only.
         super().__init__(ann_file=None, metric=metrics, classwise=classwise,
                          metric_items=items, format_only=format_only,
@@ -110,24 +96,13 @@ class FastLVISMetric(LVISMetric):
         self.ann_file = ann_file
         self.backend = backend
         self._ground_truth = None
-        if fixed_ap is True or (pooled_ap and not fixed_ap):
-            budget = DEFAULT_DETS_PER_CLASS
-        elif fixed_ap is False or fixed_ap is None:
-            budget = None
-        else:
-            budget = fixed_ap
-        PerClassTopK(budget or 1)  # a bad budget fails here, naming the problem
-        if nproc is not None and (not isinstance(nproc, int) or isinstance(nproc, bool) or
-                                  nproc < 1):
-            raise ValueError(f'nproc is the number of evaluating processes, a positive '
-                             f'integer (or None: every rank, one process alone), got {nproc!r}.')
-        self.nproc = nproc
+        self.dets_per_class = per_class_budget(fixed_ap, pooled_ap)
+        self.nproc = check_nproc(nproc)
         self._runner = None
         self._pool: Optional[ProcessPool] = None  # nproc > 1 in one process: kept across runs
         self._workers_started = False
         self.last_shares: Dict[str, List[dict]] = {}  # iou type -> each share's size and cost
         self.fixed_ap, self.pooled_ap = bool(fixed_ap), bool(pooled_ap)
-        self.dets_per_class = budget
         self._budgets: Dict[str, PerClassTopK] = {}
         self._merged: Dict[str, PerClassTopK] = {}
         self._reset_budgets()
@@ -139,16 +114,7 @@ class FastLVISMetric(LVISMetric):
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         """Keep each image's predictions, boxes and scores on the CPU and masks as RLE."""
         for sample in data_samples:
-            pred = sample['pred_instances']
-            result = dict(img_id=sample['img_id'],
-                          bboxes=pred['bboxes'].cpu().numpy(),
-                          scores=pred['scores'].cpu().numpy(),
-                          labels=pred['labels'].cpu().numpy())
-            if 'masks' in pred:
-                result['masks'] = encode_mask_results(pred['masks'].detach().cpu().numpy())
-            if 'mask_scores' in pred:
-                result['mask_scores'] = pred['mask_scores'].cpu().numpy()
-            self.add_record(result)
+            self.add_record(sample_record(sample))
 
     def add_record(self, result: dict) -> None:
         """Keep one image's record (numpy boxes, scores, labels, RLE masks): into the per-class
@@ -156,22 +122,10 @@ class FastLVISMetric(LVISMetric):
         if not self._workers_started and (self.nproc or 1) > 1:
             self.start_workers(wait=False)
         for iou_type, budget in self._budgets.items():
-            if iou_type == 'bbox':
-                budget.add(result['img_id'], result['labels'], result['scores'],
-                           result['bboxes'])
-            elif 'masks' in result:
-                budget.add(result['img_id'], result['labels'],
-                           result.get('mask_scores', result['scores']), result['masks'])
-        scores = result['scores']
-        if len(scores) > MAX_DETS_PER_IMAGE and 'mask_scores' not in result:
-            # standard AP keeps an image's 300 best: drop the rest now (cap lifted for AP-Fixed)
-            keep = np.sort(np.argsort(-scores, kind='stable')[:MAX_DETS_PER_IMAGE])
-            for key in ('bboxes', 'scores', 'labels'):
-                result[key] = result[key][keep]
-            if 'masks' in result:
-                result['masks'] = [result['masks'][i] for i in keep.tolist()]
-        if 'masks' in result:  # one byte buffer: a fraction of the dicts' memory and pickle
-            result['masks'] = packed(result['masks'])
+            inputs = budget_inputs(result, iou_type)
+            if inputs is not None:
+                budget.add(result['img_id'], *inputs)
+        cap_record(result)  # the image's 300 best for standard AP, masks packed
         self.results.append((dict(img_id=result['img_id']), result))
 
     def gather_budgets(self) -> None:
@@ -267,13 +221,19 @@ class FastLVISMetric(LVISMetric):
             budget = None if budget is None else budget.arrays(self.cat_ids)
             merged = self._evaluate_shares(iou_type, detections, budget, logger)
             del detections
-            stats = summarize(*merged.standard, self._frequencies)
-            print_summary(stats, MAX_DETS_PER_IMAGE, logger.info)
-            for item in self.metric_items:
-                eval_results[f'{iou_type}_{item}'] = round(stats[_STAT_NAMES.get(item, item)], 3)
+            eval_results.update(summary_metrics(merged.standard, self._frequencies, iou_type,
+                                                self.metric_items, MAX_DETS_PER_IMAGE,
+                                                logger.info))
             if self.classwise:
-                eval_results.update(self._classwise(merged, iou_type, logger))
-            eval_results.update(self._fixed_and_pooled(merged, iou_type, logger))
+                eval_results.update(classwise_metrics(
+                    merged, self._ground_truth.dataset['categories'], iou_type, logger.info))
+            if self.fixed_ap and merged.fixed is not None:
+                eval_results.update(fixed_metrics(merged.fixed, self._frequencies, iou_type,
+                                                  self.metric_items, self.dets_per_class,
+                                                  logger.info))
+            if self.pooled_ap and merged.pool is not None:
+                eval_results.update(pooled_metrics(merged.pool, self.cat_ids, self._frequencies,
+                                                   iou_type, logger.info))
         if self.format_only:
             logger.info(f'results are saved in {osp.dirname(self.outfile_prefix)}')
         return eval_results
@@ -302,36 +262,8 @@ class FastLVISMetric(LVISMetric):
         where = [runner.where(r.index) for r in results]
         for line in describe(results, where):
             logger.info(f'  {line}')
-        self.last_shares[iou_type] = [
-            dict(where=w, categories=len(r.cat_ids), detections=r.num_detections,
-                 seconds=r.seconds, cpu_seconds=r.cpu_seconds, peak_rss_gb=r.peak_rss_gb) for r, w in zip(results, where)]
+        self.last_shares[iou_type] = share_costs(results, where)
         return merged
-
-    def _fixed_and_pooled(self, merged: Merged, iou_type: str, logger) -> Dict[str, float]:
-        """AP-Fixed and AP-Pool over the merged per-class budget (``<type>_AP_fixed``, ...)."""
-        values: Dict[str, float] = {}
-        if self.fixed_ap and merged.fixed is not None:
-            logger.info(f'AP-Fixed ({iou_type}, {self.dets_per_class} detections per category, '
-                        'no per-image cap):')
-            stats = summarize(*merged.fixed, self._frequencies)
-            print_summary(stats, -1, logger.info)
-            for item in self.metric_items:
-                if item.startswith('AP'):
-                    values[f'{iou_type}_{item}_fixed'] = round(stats[item], 3)
-        if self.pooled_ap and merged.pool is not None:
-            stats = pooled_ap(merged.pool, dict(zip(self.cat_ids, self._frequencies)))
-            logger.info(f'AP-Pool ({iou_type}): ' + '  '.join(
-                f'{k} {v:.3f}' for k, v in stats.items()))
-            values.update({f'{iou_type}_{k}': round(v, 3) for k, v in stats.items()})
-        return values
-
-    def _classwise(self, merged: Merged, iou_type: str, logger) -> Dict[str, float]:
-        """Per-category AP (all IoUs, all areas), as a table and as ``<name>_precision``."""
-        name = {c['id']: c['name'] for c in self._ground_truth.dataset['categories']}
-        names = [name[c] for c in merged.cat_ids]
-        aps = category_ap(merged.standard[0]).tolist()
-        logger.info(f'{iou_type} AP per category\n' + category_table(names, aps))
-        return {f'{n}_precision': round(ap, 3) for n, ap in zip(names, aps)}
 
 
 __all__ = ['FastLVISMetric', 'BACKENDS']

@@ -217,5 +217,13 @@ def describe(results: Sequence[ShareResult], where: Sequence[str]) -> List[str]:
             for r, w in zip(results, where)]
 
 
+def share_costs(results: Sequence[ShareResult], where: Sequence[str]) -> List[dict]:
+    """Per share: where it ran, its size and what it cost (``FastLVISMetric.last_shares``)."""
+    return [dict(where=w, categories=len(r.cat_ids), detections=r.num_detections,
+                 seconds=r.seconds, cpu_seconds=r.cpu_seconds, peak_rss_gb=r.peak_rss_gb)
+            for r, w in zip(results, where)]
+
+
 __all__ = ['CHUNK_DETECTIONS', 'Merged', 'ShareResult', 'ShareTask', 'describe',
-           'evaluate_share', 'make_tasks', 'merge', 'split_categories', 'subset_dataset']
+           'evaluate_share', 'make_tasks', 'merge', 'share_costs', 'split_categories',
+           'subset_dataset']
