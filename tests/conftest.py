@@ -1,21 +1,18 @@
-import contextlib
-import functools
 import hashlib
 import json
 import os
 import socket
 import subprocess
 import sys
-import threading
 from dataclasses import dataclass
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator, List, Sequence
+from typing import List, Sequence
 
 import pytest
 import torch
 import yaml
 
+from http_servers import serve_directory
 from mmdet_droploss.model_zoo import CACHE_ENV, INDEX_ENV
 
 # Two cores are shared by everything on the machine: keep torch from oversubscribing them.
@@ -125,23 +122,3 @@ def demo_run(tmp_path_factory, demo_data) -> DemoRun:
     return DemoRun(config=work_dir / DEMO_CONFIG.name, work_dir=work_dir, checkpoint=checkpoint,
                    data_root=data_root, train_logs=[first, second], test_log=test_log,
                    zoo_cache=root / 'cache')
-
-
-@contextlib.contextmanager
-def serve_directory(directory: Path) -> Iterator[str]:
-    """Serve a directory over HTTP on 127.0.0.1 while the block runs; yields the base URL."""
-    handler = functools.partial(QuietHandler, directory=str(directory))
-    server = ThreadingHTTPServer(('127.0.0.1', 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f'http://127.0.0.1:{server.server_address[1]}'
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass

@@ -1,5 +1,6 @@
 """One training step and one prediction of mmdet's shipped Mask R-CNN or Cascade Mask R-CNN
-with a given loss_cls in every bbox head, on CPU (shared by the tests of the later losses)."""
+with a given loss_cls in every bbox head, on CPU, and the checks of both (shared by the tests of
+the later losses)."""
 import copy
 from dataclasses import dataclass
 from typing import List, Optional
@@ -8,12 +9,27 @@ import torch
 from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 
-from test_baselines_integration import heads_of, small_cfg
-from test_mmdet_integration import NUM_CLASSES
+from test_mmdet_integration import NUM_CLASSES, detector_cfg
+
+
+def small_cfg(detector, loss_cls, tmp_path):
+    """mmdet's config with a frozen backbone (no backward through it) and fewer test-time
+    proposals and detections, to save CPU time; the heads are untouched."""
+    cfg = detector_cfg(detector, loss_cls, tmp_path)
+    cfg.model.backbone.frozen_stages = 4
+    cfg.model.test_cfg.rpn.update(nms_pre=300, max_per_img=100)
+    cfg.model.test_cfg.rcnn.max_per_img = 50
+    return cfg
+
+
+def heads_of(model):
+    heads = model.roi_head.bbox_head
+    return list(heads) if isinstance(heads, torch.nn.ModuleList) else [heads]
 
 
 @dataclass
 class DetectorRun:
+    model: torch.nn.Module            # the detector, trained a step, in eval mode
     heads: List[torch.nn.Module]      # the bbox heads (3 for Cascade)
     log_vars: dict                    # the training step's logged values
     logits: torch.Tensor              # the last head's raw classifier output at prediction
@@ -47,7 +63,27 @@ def train_step_and_predict(detector: str, loss_cls: dict, tmp_path,
     with torch.no_grad():
         results = model(**model.data_preprocessor(packed, False), mode='predict')
     hook.remove()
-    return DetectorRun(heads, log_vars, torch.cat(captured), results)
+    return DetectorRun(model, heads, log_vars, torch.cat(captured), results)
+
+
+def assert_trained(run: DetectorRun, detector: str, channels: int) -> None:
+    """Every bbox head (three for Cascade) has ``channels`` classifier outputs and got a finite,
+    non-zero classifier gradient; the (first) stage logged a positive loss_cls and an accuracy
+    in [0, 100]."""
+    assert len(run.heads) == (3 if detector.startswith('cascade') else 1)
+    for head in run.heads:
+        assert head.fc_cls.out_features == channels
+        grad = head.fc_cls.weight.grad
+        assert grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0
+    prefix = 's0.' if detector.startswith('cascade') else ''
+    assert run.log_vars[f'{prefix}loss_cls'] > 0 and 0 <= run.log_vars[f'{prefix}acc'] <= 100
+
+
+def objectness_scores(logits: torch.Tensor) -> torch.Tensor:
+    """The C class scores ``sigmoid(x_j) * (1 - sigmoid(x_bg))`` of (N, C + 1) logits whose last
+    column is the objectness channel (EQLv2, ECM)."""
+    p = logits.sigmoid()
+    return p[:, :-1] * (1 - p[:, -1:])
 
 
 def assert_detections(run: DetectorRun, expected_scores: Optional[torch.Tensor]) -> None:

@@ -5,11 +5,8 @@ iterations, with two parameter schedulers): its message hub holds HistoryBuffers
 arrays and numpy scalars. Unsafe checkpoints carry a payload that would create a marker file when
 unpickled: the marker tells whether any code ran.
 """
-import functools
 import os
 import pickle
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -20,6 +17,7 @@ from mmengine.runner import Runner
 from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 
+from http_servers import serve_directory
 from mmdet_droploss.compat import checkpoint as compat
 from mmdet_droploss.compat.checkpoint import (ALLOW_UNSAFE_ENV, UnsafeCheckpointError,
                                               allow_unsafe_load, load_checkpoint_file)
@@ -182,21 +180,11 @@ def test_http_checkpoints_load_weights_only(unsafe_checkpoint, runner_checkpoint
     serve_dir = os.path.dirname(path)
     os.link(runner_checkpoint, os.path.join(serve_dir, 'runner.pth'))
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=serve_dir)
-    handler.log_message = lambda *args: None
-    srv = ThreadingHTTPServer(('127.0.0.1', 0), handler)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f'http://127.0.0.1:{srv.server_address[1]}'
+    with serve_directory(serve_dir) as url:
         assert _load_checkpoint(f'{url}/runner.pth')['meta']['iter'] == 4
         with pytest.raises(UnsafeCheckpointError):
             _load_checkpoint(f'{url}/unsafe.pth')
         assert not marker.exists()
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join()
 
 
 def test_apply_is_idempotent_and_covers_indirect_loaders():

@@ -203,21 +203,12 @@ def test_refused_outside_roi_heads(freq):
 
 @pytest.mark.parametrize('detector', ['mask_rcnn', 'cascade_mask_rcnn'])
 def test_mask_rcnn_and_cascade_train_a_step_and_predict(detector, tmp_path, frequency_file):
-    from roi_detector import assert_detections, train_step_and_predict
+    from roi_detector import assert_detections, assert_trained, objectness_scores, \
+        train_step_and_predict
     from test_mmdet_integration import GROUPS as DETECTOR_GROUPS, NUM_CLASSES
     loss_cls = dict(type='ECM', num_classes=NUM_CLASSES, categories=frequency_file(DETECTOR_GROUPS))
     run = train_step_and_predict(detector, loss_cls, tmp_path, init_cfg=None)  # mmdet's init
-    assert len(run.heads) == (3 if detector.startswith('cascade') else 1)
-    for head in run.heads:
-        assert head.fc_cls.out_features == NUM_CLASSES + 1
-        grad = head.fc_cls.weight.grad
-        assert grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0
-    prefix = 's0.' if detector.startswith('cascade') else ''
-    assert run.log_vars[f'{prefix}loss_cls'] > 0 and 0 <= run.log_vars[f'{prefix}acc'] <= 100
+    assert_trained(run, detector, NUM_CLASSES + 1)
     # Mask R-CNN: detections carry sigmoid(x_j) (1 - sigmoid(x_bg)) of their RoI (Cascade
     # averages the three stages' logits first)
-    expected = None
-    if len(run.heads) == 1:
-        p = run.logits.sigmoid()
-        expected = p[:, :NUM_CLASSES] * (1 - p[:, NUM_CLASSES:])
-    assert_detections(run, expected)
+    assert_detections(run, objectness_scores(run.logits) if len(run.heads) == 1 else None)

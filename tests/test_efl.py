@@ -1,18 +1,11 @@
 """EFL against an independent float64 reference (autograd over the authors' formulas), over
-consecutive steps (its factors depend on the gradients of all earlier steps), across a checkpoint
-save / resume, on 2 processes, with bad input, and inside mmdet's RetinaNet, FCOS and ATSS."""
-import os
-
+consecutive steps (its factors depend on the gradients of all earlier steps), with given
+statistics, every reduction and eval mode, and with bad input. Its use in training (checkpoint
+resume, 2 processes, mmdet's dense heads) is tested in tests/test_efl_training.py."""
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
-from torch import nn
 
-from conftest import free_port, write_frequency_file
 from mmdet.registry import MODELS
-from test_dense_heads import CALLS_PER_STEP, batch as detector_batch, build_detector, \
-    classifiers, losses_of
 
 import mmdet_droploss  # noqa: F401
 from mmdet_droploss.losses import efl_focusing_factors
@@ -56,14 +49,21 @@ class EFLReference:
         if reduction == 'mean':
             total = total / (avg_factor if avg_factor is not None else n)
         total.backward()
-        self.last = (target, x.grad.abs())
+        grad = x.grad.abs()
+        #: the call's positive and negative gradient sums (what ``update`` adds)
+        self.last_sums = (grad * target).sum(0), (grad * (1 - target)).sum(0)
         return (cls_loss if reduction == 'none' else total).detach(), x.grad
 
-    def collect(self, *calls):
-        """Add the last call's gradient magnitudes (or those of several processes' calls)."""
-        for target, grad in calls or [self.last]:
-            self.pos += (grad * target).sum(0)
-            self.neg += (grad * (1 - target)).sum(0)
+    def step(self, x, labels, **kwargs):
+        """One call's value and gradient sums with the current factors; nothing updated."""
+        value, _ = self.loss_and_grad(x, labels, **kwargs)
+        return value.item(), self.last_sums
+
+    def update(self, *sums):
+        """Add gradient sums: of one call, or of several processes' calls of one step."""
+        for pos, neg in sums:
+            self.pos += pos
+            self.neg += neg
         self.started = True
 
 
@@ -92,7 +92,7 @@ def run_step(loss, ref, x, labels, kwargs):
     value = loss(x, labels, **kwargs)
     value.backward()
     expected, grad = ref.loss_and_grad(x, labels, **kwargs)
-    ref.collect()
+    ref.update(ref.last_sums)
     torch.testing.assert_close(value.double(), expected, rtol=1e-5, atol=1e-8)
     torch.testing.assert_close(x.grad.double(), grad, rtol=1e-4, atol=1e-7)
     torch.testing.assert_close(loss.pos_grad.double(), ref.pos, rtol=1e-5, atol=1e-8)
@@ -148,7 +148,7 @@ def test_given_statistics_reductions_and_eval_mode(freq):
     for reduction in ('sum', 'none'):
         value = loss(x, labels, kwargs['label_weights'], reduction_override=reduction)
         expected, _ = ref.loss_and_grad(x, labels, kwargs['label_weights'], reduction=reduction)
-        ref.collect()  # 'none': the statistics of the sum of the terms
+        ref.update(ref.last_sums)  # 'none': the statistics of the sum of the terms
         torch.testing.assert_close(value.double(), expected, rtol=1e-5, atol=1e-8)
         torch.testing.assert_close(loss.pos_grad.double(), ref.pos, rtol=1e-5, atol=1e-8)
         torch.testing.assert_close(loss.neg_grad.double(), ref.neg, rtol=1e-5, atol=1e-8)
@@ -159,72 +159,6 @@ def test_given_statistics_reductions_and_eval_mode(freq):
     torch.testing.assert_close(loss(x, labels, **kwargs).double(), expected, rtol=1e-5, atol=1e-8)
     assert all(torch.equal(v, state[k]) for k, v in loss.state_dict().items())
     assert int(loss.num_updates) == 10
-
-
-class Head(nn.Module):
-    """Stands in for a dense head holding the loss (its buffers land in the checkpoint)."""
-
-    def __init__(self, freq):
-        super().__init__()
-        self.conv_cls = nn.Conv2d(3, C, 1)
-        self.loss_cls = build(freq)
-
-
-def test_statistics_survive_a_checkpoint_save_and_resume(freq, tmp_path):
-    from mmengine.runner.checkpoint import load_checkpoint, save_checkpoint
-    ref, head = EFLReference(), Head(freq)
-    for step in range(3):
-        run_step(head.loss_cls, ref, *batch(step))
-    path = str(tmp_path / 'iter_3.pth')
-    save_checkpoint(dict(state_dict=head.state_dict(), meta=dict(iter=3)), path)
-    resumed = Head(freq)
-    load_checkpoint(resumed, path, map_location='cpu', strict=True)
-    assert int(resumed.loss_cls.num_updates) == 3
-    assert torch.equal(resumed.loss_cls.pos_grad, head.loss_cls.pos_grad)
-    # the resumed loss continues as the uninterrupted one, and both as the reference
-    uninterrupted = EFLReference()
-    uninterrupted.pos, uninterrupted.neg = ref.pos.clone(), ref.neg.clone()
-    uninterrupted.started = True
-    for step in range(3, 5):
-        run_step(resumed.loss_cls, ref, *batch(step))
-        run_step(head.loss_cls, uninterrupted, *batch(step))
-    assert torch.equal(resumed.loss_cls.neg_grad, head.loss_cls.neg_grad)
-
-
-# -- two processes -----------------------------------------------------------------------------
-def _worker(rank: int, port: int, path: str, out_dir: str) -> None:
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    dist.init_process_group('gloo', rank=rank, world_size=2)
-    try:
-        loss = build(path)
-        results = []
-        for step in range(3):
-            x, labels, kwargs = batch(100 * rank + step)
-            results.append(dict(loss=loss(x, labels, **kwargs).item(),
-                                pos=loss.pos_grad.clone(), neg=loss.neg_grad.clone()))
-        torch.save(results, os.path.join(out_dir, f'rank{rank}.pt'))
-    finally:
-        dist.destroy_process_group()
-
-
-def test_two_processes_sum_their_statistics(tmp_path):
-    path = write_frequency_file(tmp_path / 'freq.json', GROUPS)
-    mp.spawn(_worker, args=(free_port(), path, str(tmp_path)), nprocs=2, join=True)
-    results = [torch.load(tmp_path / f'rank{r}.pt') for r in range(2)]
-    ref = EFLReference()
-    for step in range(3):
-        calls = []
-        for rank in range(2):
-            x, labels, kwargs = batch(100 * rank + step)
-            expected, _ = ref.loss_and_grad(x, labels, **kwargs)
-            assert results[rank][step]['loss'] == pytest.approx(expected.item(), rel=1e-5)
-            calls.append(ref.last)
-        ref.collect(*calls)  # both processes' gradients, before the next step's factors
-        for rank in range(2):
-            torch.testing.assert_close(results[rank][step]['pos'].double(), ref.pos, rtol=1e-5,
-                                       atol=1e-8)
-            torch.testing.assert_close(results[rank][step]['neg'].double(), ref.neg, rtol=1e-5,
-                                       atol=1e-8)
 
 
 # -- bad input ---------------------------------------------------------------------------------
@@ -266,51 +200,3 @@ def test_refused_outside_dense_heads(freq, head, kwargs):
                                          r'detectors.*On a RoI head use EQLv2'):
         MODELS.build(dict(type=head, num_classes=C, **kwargs, loss_cls=dict(
             type='EFL', num_classes=C, categories=freq, use_sigmoid=True)))
-
-
-# -- mmdet's dense heads -----------------------------------------------------------------------
-@pytest.mark.parametrize('name', ['retinanet', 'fcos', 'atss'])
-def test_mmdet_dense_heads_train_a_step_and_predict(name, tmp_path, frequency_file):
-    """The shipped config with its FocalLoss's type changed to EFL: the first loss call is the
-    focal loss; after the step the statistics are the column sums of |gradient| that autograd
-    gives the logits of every call (what the authors' backward hook collects)."""
-    cfg = dict(type='EFL', num_classes=len('rrccff'), categories=frequency_file('rrccff'))
-    model, focal = build_detector(name, cfg, tmp_path), build_detector(name, {}, tmp_path)
-    loss_module = model.bbox_head.loss_cls
-    assert (loss_module.head_family, loss_module.gamma, loss_module.alpha) == ('dense', 2., .25)
-    calls = []
-
-    def grab(module, args):
-        args[0].retain_grad()
-        calls.append((args[0], args[1].clone()))
-    handle = loss_module.register_forward_pre_hook(grab)
-    model.train()
-    focal.train()
-    losses, expected = losses_of(model, detector_batch()), losses_of(focal, detector_batch())
-    handle.remove()
-    torch.testing.assert_close(torch.as_tensor(losses['loss_cls']).reshape(-1)[0],
-                               torch.as_tensor(expected['loss_cls']).reshape(-1)[0], rtol=1e-5,
-                               atol=1e-7)
-    loss, _ = model.parse_losses(losses)
-    loss.backward()
-    assert torch.isfinite(loss) and classifiers(name, model)[0].weight.grad.abs().sum() > 0
-    assert len(calls) == CALLS_PER_STEP[name] == int(loss_module.num_updates)
-    pos = neg = 0
-    for cls_score, labels in calls:
-        target = torch.nn.functional.one_hot(labels, cls_score.size(1) + 1)[:, :-1].float()
-        pos = pos + (cls_score.grad.abs() * target).sum(0)
-        neg = neg + (cls_score.grad.abs() * (1 - target)).sum(0)
-    assert pos.sum() > 0
-    torch.testing.assert_close(loss_module.pos_grad, pos, rtol=1e-4, atol=1e-9)
-    torch.testing.assert_close(loss_module.neg_grad, neg, rtol=1e-4, atol=1e-9)
-
-    model.eval()
-    packed = detector_batch()
-    with torch.no_grad():
-        results = model(**model.data_preprocessor(packed, False), mode='predict')
-    assert len(results) == 2
-    for result in results:
-        pred = result.pred_instances
-        assert len(pred) > 0 and pred.labels.max() < len('rrccff')
-        assert pred.scores.min() >= 0 and pred.scores.max() <= 1
-    assert int(loss_module.num_updates) == CALLS_PER_STEP[name]  # predicting adds nothing

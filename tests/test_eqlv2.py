@@ -1,15 +1,13 @@
 """EQLv2 against an independent float64 reference, over consecutive steps (its weights depend
-on the gradients of all previous steps), on 2 processes, and across a checkpoint save / resume."""
-import os
+on the gradients of all previous steps), on 2 processes, and across a checkpoint save / resume
+(tests/gradient_statistics_checks.py)."""
+import functools
 
 import numpy as np
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
-from torch import nn
 
-from conftest import free_port, write_frequency_file
+from gradient_statistics_checks import check_resume, check_two_processes
 from mmdet.registry import MODELS
 
 import mmdet_droploss  # noqa: F401
@@ -67,6 +65,12 @@ class EQLv2Reference:
         y, w, p, lw = self._terms(x, labels, label_weights)
         g = np.abs(p - y) * w * lw
         return (g * y).sum(0)[:self.c], (g * (1 - y)).sum(0)[:self.c]
+
+    def step(self, x, labels, label_weights=None, avg_factor=None):
+        """One call's value and gradient sums with the current weights; nothing updated."""
+        x, labels = np.asarray(x), np.asarray(labels)
+        value, _ = self.loss_and_grad(x, labels, label_weights, avg_factor)
+        return value, self.gradient_sums(x, labels, label_weights)
 
     def update(self, *sums):
         for pos, neg in sums:  # one (pos, neg) per process
@@ -187,74 +191,12 @@ def test_gradient_stats_hook_leaves_the_objectness_head_out(freq):
     assert _uses_c_sigmoid_logits(MODELS.build(dict(type='EQL', num_classes=C, categories=freq)))
 
 
-class Head(nn.Module):
-    """Stands in for a bbox head holding the loss (its buffers land in the checkpoint)."""
-
-    def __init__(self, freq):
-        super().__init__()
-        self.fc_cls = nn.Linear(3, C + 1)
-        self.loss_cls = build(freq)
-
-
 def test_statistics_survive_a_checkpoint_save_and_resume(freq, tmp_path):
-    from mmengine.runner.checkpoint import load_checkpoint, save_checkpoint
-    ref = EQLv2Reference(C)
-    head = Head(freq)
-    for step in range(3):
-        run_step(head.loss_cls, ref, *batch(step))
-    path = str(tmp_path / 'iter_3.pth')
-    save_checkpoint(dict(state_dict=head.state_dict(), meta=dict(iter=3)), path)
-
-    resumed = Head(freq)
-    assert int(resumed.loss_cls.num_updates) == 0
-    load_checkpoint(resumed, path, map_location='cpu', strict=True)
-    assert int(resumed.loss_cls.num_updates) == 3
-    for name in ('pos_grad', 'neg_grad'):
-        assert torch.equal(getattr(resumed.loss_cls, name), getattr(head.loss_cls, name))
-    # the resumed loss goes on exactly as the uninterrupted one and the reference
-    uninterrupted = EQLv2Reference(C)
-    uninterrupted.pos, uninterrupted.neg = ref.pos.copy(), ref.neg.copy()
-    uninterrupted.started = True
-    for step in range(3, 5):
-        x, labels = batch(step)
-        run_step(resumed.loss_cls, ref, x, labels)
-        run_step(head.loss_cls, uninterrupted, x, labels)
-    assert torch.equal(resumed.loss_cls.pos_grad, head.loss_cls.pos_grad)
+    check_resume(functools.partial(build, freq), batch, run_step, EQLv2Reference(C), tmp_path)
 
 
-# -- two processes -----------------------------------------------------------------------------
-def _worker(rank: int, port: int, path: str, out_dir: str) -> None:
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    dist.init_process_group('gloo', rank=rank, world_size=2)
-    try:
-        loss = build(path)
-        results = []
-        for step in range(3):
-            x, labels = batch(100 * rank + step)
-            value = loss(x, labels)
-            results.append(dict(loss=value.item(), pos=loss.pos_grad.clone(),
-                                neg=loss.neg_grad.clone()))
-        torch.save(results, os.path.join(out_dir, f'rank{rank}.pt'))
-    finally:
-        dist.destroy_process_group()
-
-
-def test_two_processes_sum_their_statistics(tmp_path):
-    path = write_frequency_file(tmp_path / 'freq.json', GROUPS)
-    mp.spawn(_worker, args=(free_port(), path, str(tmp_path)), nprocs=2, join=True)
-    results = [torch.load(tmp_path / f'rank{r}.pt') for r in range(2)]
-    ref = EQLv2Reference(C)
-    for step in range(3):
-        sums = []
-        for rank in range(2):
-            x, labels = batch(100 * rank + step)
-            expected, _ = ref.loss_and_grad(x.numpy(), labels.numpy())
-            assert results[rank][step]['loss'] == pytest.approx(expected, rel=1e-5)
-            sums.append(ref.gradient_sums(x.numpy(), labels.numpy()))
-        ref.update(*sums)  # both processes' gradients, before the next step's weights
-        for rank in range(2):
-            np.testing.assert_allclose(results[rank][step]['pos'].numpy(), ref.pos, rtol=1e-5)
-            np.testing.assert_allclose(results[rank][step]['neg'].numpy(), ref.neg, rtol=1e-5)
+def test_two_processes_sum_their_statistics(freq, tmp_path):
+    check_two_processes(functools.partial(build, freq), batch, EQLv2Reference(C), tmp_path)
 
 
 def test_refused_outside_roi_heads(freq):

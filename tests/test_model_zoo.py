@@ -1,16 +1,13 @@
 """Model zoo: index, verified downloads, load by name -- against a local HTTP server.
 
 A tiny MMDetection Mask R-CNN is trained for two iterations with MMEngine's Runner, which saves a
-real checkpoint (message hub with HistoryBuffers: it needs the compat allowlist). A threaded
-``http.server`` on 127.0.0.1 serves it, with switches to corrupt, truncate or ignore ranges. Every
-test uses a temporary index and cache (environment variables); nothing touches the network.
+real checkpoint (message hub with HistoryBuffers: it needs the compat allowlist). A local HTTP
+server serves it, with switches to corrupt, truncate or ignore ranges (tests/http_servers.py).
+Every test uses a temporary index and cache (environment variables); nothing touches the
+network. The index entries that are mmdet's published models: tests/test_published_zoo.py.
 """
 import hashlib
 import importlib.util
-import re
-import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +21,8 @@ from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from mmdet.utils import register_all_modules
 
+from conftest import free_port
+from http_servers import serve_files
 import mmdet_droploss  # noqa: F401  (registers zoo://, applies the checkpoint compat)
 from mmdet_droploss.model_zoo import (CACHE_ENV, INDEX_ENV, OFFLINE_ENV, ChecksumMismatchError,
                                       DownloadError, DownloadInterruptedError, ZooIndexError,
@@ -102,51 +101,10 @@ def image() -> np.ndarray:
     return np.random.default_rng(1).integers(0, 255, (80, 96, 3), dtype=np.uint8)
 
 
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 (http.server's name)
-        srv = self.server
-        srv.requests.append((self.path, self.headers.get('Range')))
-        data = srv.files.get(self.path)
-        if data is None:
-            self.send_error(404)
-            return
-        if srv.corrupt:
-            data = data[:100] + bytes([data[100] ^ 0xFF]) + data[101:]
-        start = 0
-        match = re.fullmatch(r'bytes=(\d+)-', self.headers.get('Range') or '')
-        if match and srv.ranges:
-            start = int(match[1])
-            self.send_response(206)
-            self.send_header('Content-Range', f'bytes {start}-{len(data) - 1}/{len(data)}')
-        else:
-            self.send_response(200)
-        body = data[start:]
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        if srv.cut_after is not None:  # one interrupted transfer, then normal service
-            self.wfile.write(body[:srv.cut_after])
-            self.wfile.flush()
-            srv.cut_after = None
-            self.connection.shutdown(socket.SHUT_RDWR)
-            self.close_connection = True
-            return
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def server():
-    srv = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-    srv.files, srv.requests, srv.corrupt, srv.ranges, srv.cut_after = {}, [], False, True, None
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    srv.url = f'http://127.0.0.1:{srv.server_address[1]}'
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join()
+    with serve_files() as srv:
+        yield srv
 
 
 @pytest.fixture
@@ -180,26 +138,6 @@ def write_metafile(path: Path, models) -> None:
 
 def cache_files(cache: Path):
     return sorted(p.name for p in cache.glob('*') if p.is_file()) if cache.exists() else []
-
-
-def test_repository_index_matches_mmdet_published_models():
-    """Our baseline entries are mmdet's LVIS Mask R-CNNs: same URLs, configs and numbers."""
-    from mmengine.utils import get_installed_path
-    index = load_index([ROOT / 'configs' / 'baseline' / 'metafile.yml'])
-    assert sorted(index) == sorted([
-        'mask-rcnn_r50_fpn_sample1e-3_ms-2x_lvis-v0.5', 'mask-rcnn_r101_fpn_sample1e-3_ms-2x_lvis-v0.5',
-        'mask-rcnn_r50_fpn_sample1e-3_ms-1x_lvis-v1', 'mask-rcnn_r101_fpn_sample1e-3_ms-1x_lvis-v1'])
-    mmdet_meta = Path(get_installed_path('mmdet')) / '.mim' / 'configs' / 'lvis' / 'metafile.yml'
-    published = {m['Name']: m for m in yaml.safe_load(mmdet_meta.read_text())['Models']}
-    for name, entry in index.items():
-        theirs = published[name]
-        assert entry.weights == theirs['Weights']
-        assert entry.sha256 == re.search(r'-([0-9a-f]{8})\.pth$', theirs['Weights'])[1]
-        assert entry.config_path == mmdet_meta.parent.parent / theirs['Config'][len('configs/'):]
-        assert entry.config_path.is_file()
-        assert entry.metrics() == {f"{r['Dataset']}/{k}": v for r in theirs['Results']
-                                   for k, v in r['Metrics'].items()}
-    assert set(load_index()) >= set(index)  # the default index includes them
 
 
 def test_download_by_name_verifies_loads_and_predicts(zoo):
@@ -303,9 +241,7 @@ def test_interrupted_transfer_restarts_when_server_ignores_ranges(zoo):
 
 
 def test_unreachable_host_and_http_errors(zoo):
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nothing listens on it
     write_metafile(zoo.index / 'tiny' / 'metafile.yml', [
         dict(Name='gone', Weights=f'http://127.0.0.1:{port}/gone-{zoo.sha[:8]}.pth'),
         dict(Name='missing', Weights=f'{zoo.server.url}/missing-{zoo.sha[:8]}.pth')])

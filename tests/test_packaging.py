@@ -6,14 +6,10 @@ dependencies (torch, mmcv, mmdet, ...) of the project environment through a ``.p
 Everything then runs with that environment's interpreter, from a directory outside the
 repository, with no ``PYTHONPATH``: what it imports is the installed wheel, which is checked.
 """
-import ast
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
-import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -22,85 +18,24 @@ import torch
 import yaml
 from mmengine.config import Config
 
-from mmdet_droploss import resources
+from conftest import free_port
 from mmdet_droploss.model_zoo import INDEX_ENV
+from packaging_env import DEMO_CONFIG, ROOT, copy_sources, has_module, json_out, make_venv, \
+    outside_env, pip_into, run, version
 
-ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ('pyproject.toml', 'setup.py', 'README.md', 'model-index.yml', 'mmdet_droploss',
-           'configs', 'tools')
 ZOO_NAME = 'mask-rcnn_r50_fpn_sample1e-3_ms-2x_lvis-v0.5'
 # 2 iterations, no evaluation (mmengine validates after the last iteration: minutes on 2 cores).
 TWO_ITERS = ('--cfg-options', 'train_cfg.max_iters=2', 'val_cfg=None', 'val_dataloader=None',
              'val_evaluator=None')
-DEMO_CONFIG = 'demo/mask_rcnn_tiny_droploss_demo.py'
-
-
-def _has(module: str) -> bool:
-    from importlib.util import find_spec
-    return find_spec(module) is not None
-
-
-def _version() -> str:
-    """The version, read from mmdet_droploss/version.py's source (not by importing it)."""
-    tree = ast.parse((ROOT / 'mmdet_droploss' / 'version.py').read_text())
-    return next(node.value.value for node in tree.body if isinstance(node, ast.Assign)
-                and node.targets[0].id == '__version__')
-
-
-def _run(args, cwd, env, timeout=1200, stdout_only=False) -> str:
-    """Run a command; its output (stdout and stderr, or stdout alone); fails with its tail.
-
-    The command gets its own process group, ended whole on a timeout (launchers start children).
-    """
-    proc = subprocess.Popen([str(a) for a in args], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE if stdout_only else subprocess.STDOUT,
-                            text=True, start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        pytest.fail(f'{" ".join(map(str, args))} ran over {timeout} s:\n{out[-3000:]}')
-    assert proc.returncode == 0, (f'{" ".join(map(str, args))} failed:\n{out[-6000:]}'
-                                  f'{err[-6000:] if stdout_only else ""}')
-    return out
-
-
-def _copy_sources(dst: Path) -> Path:
-    ignore = shutil.ignore_patterns('__pycache__', '*.pyc', '.mim', '*.egg-info')
-    dst.mkdir(parents=True)
-    for name in SOURCES:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dst / name, ignore=ignore)
-        else:
-            shutil.copy2(src, dst / name)
-    return dst
-
-
-def _make_venv(path: Path) -> Path:
-    """A venv without pip whose ``.pth`` adds the project environment's site-packages last."""
-    subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(path)], check=True)
-    python = path / 'bin' / 'python'
-    site = subprocess.run([str(python), '-c', 'import sysconfig; print(sysconfig.get_paths()'
-                           '["purelib"])'], check=True, capture_output=True, text=True)
-    shared = {sysconfig.get_paths()['purelib'], sysconfig.get_paths()['platlib']}
-    (Path(site.stdout.strip()) / 'zz_project_env.pth').write_text('\n'.join(sorted(shared)) + '\n')
-    return python
-
-
-def _pip_into(python: Path, *args) -> None:
-    subprocess.run([sys.executable, '-m', 'pip', '--python', str(python), 'install', '-q',
-                    '--no-deps', '--no-build-isolation', *map(str, args)], check=True)
 
 
 @pytest.fixture(scope='module')
 def built(tmp_path_factory):
     """``{'wheel': Path, 'sdist': Path or None}`` built from a copy of the sources."""
     tmp = tmp_path_factory.mktemp('packaging')
-    src = _copy_sources(tmp / 'src')
+    src = copy_sources(tmp / 'src')
     out = tmp / 'dist'
-    if _has('build'):  # the sdist, then the wheel from the unpacked sdist
+    if has_module('build'):  # the sdist, then the wheel from the unpacked sdist
         subprocess.run([sys.executable, '-m', 'build', '--no-isolation', '--outdir', str(out),
                         str(src)], check=True, capture_output=True)
     else:  # without the dev extra: the wheel only
@@ -114,28 +49,24 @@ def built(tmp_path_factory):
 def venv(built, tmp_path_factory):
     """The wheel installed in a new venv; a work directory outside the repository; its env."""
     tmp = tmp_path_factory.mktemp('venv')
-    python = _make_venv(tmp / 'venv')
-    _pip_into(python, built['wheel'])
+    python = make_venv(tmp / 'venv')
+    pip_into(python, built['wheel'])
     work = tmp / 'work'
     work.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV')}
+    env = outside_env()
     env.update(PATH=f'{python.parent}{os.pathsep}{env.get("PATH", "")}', OMP_NUM_THREADS='2',
                MMDET_DROPLOSS_CHECKPOINTS=str(tmp / 'zoo_cache'))
     env.pop(INDEX_ENV, None)
-    imported = _json_out([python, '-c', 'import json, mmdet_droploss; from mmdet_droploss '
-                          'import resources as r; print(json.dumps([mmdet_droploss.__file__, '
-                          'str(r.configs_root()), str(r.tools_root())]))'], work, env)
+    imported = json_out([python, '-c', 'import json, mmdet_droploss; from mmdet_droploss '
+                         'import resources as r; print(json.dumps([mmdet_droploss.__file__, '
+                         'str(r.configs_root()), str(r.tools_root())]))'], work, env)
     return {'python': python, 'bin': python.parent, 'work': work, 'env': env,
             'package': Path(imported[0]).parent, 'roots': imported[1:], 'root': tmp}
 
 
 def _py(venv, code: str) -> dict:
     """Run ``code`` (which prints one JSON line last) with the venv's interpreter."""
-    return _json_out([venv['python'], '-c', code], venv['work'], venv['env'])
-
-
-def _json_out(args, cwd, env):
-    return json.loads(_run(args, cwd, env, stdout_only=True).strip().splitlines()[-1])
+    return json_out([venv['python'], '-c', code], venv['work'], venv['env'])
 
 
 def _tree(path: Path) -> dict:
@@ -146,19 +77,19 @@ def _tree(path: Path) -> dict:
 # --- the artefacts ------------------------------------------------------------------------------
 
 def test_wheel_carries_configs_index_and_tools_as_in_the_repository(built):
-    assert built['wheel'].name == f'mmdet_droploss-{_version()}-py3-none-any.whl'
+    assert built['wheel'].name == f'mmdet_droploss-{version()}-py3-none-any.whl'
     with zipfile.ZipFile(built['wheel']) as whl:
         prefix = 'mmdet_droploss/.mim/'
         packed = {n[len(prefix):]: whl.read(n) for n in whl.namelist()
                   if n.startswith(prefix) and not n.endswith('/')}
-        entry_points = whl.read(f'mmdet_droploss-{_version()}.dist-info/entry_points.txt')
-        metadata = whl.read(f'mmdet_droploss-{_version()}.dist-info/METADATA').decode()
+        entry_points = whl.read(f'mmdet_droploss-{version()}.dist-info/entry_points.txt')
+        metadata = whl.read(f'mmdet_droploss-{version()}.dist-info/METADATA').decode()
     expected = {f'configs/{k}': v for k, v in _tree(ROOT / 'configs').items()}
     expected.update({f'tools/{k}': v for k, v in _tree(ROOT / 'tools').items()})
     expected['model-index.yml'] = (ROOT / 'model-index.yml').read_bytes()
     assert packed == expected  # byte for byte, nothing missing, nothing extra
     assert b'mmdet-droploss = mmdet_droploss.commands:main' in entry_points
-    assert f'Version: {_version()}' in metadata.splitlines()
+    assert f'Version: {version()}' in metadata.splitlines()
 
 
 def test_generated_mim_folder_is_not_in_git():
@@ -169,18 +100,18 @@ def test_generated_mim_folder_is_not_in_git():
     assert tracked.stdout == ''
 
 
-@pytest.mark.skipif(not (_has('build') and _has('twine')), reason='needs the dev extra')
+@pytest.mark.skipif(not (has_module('build') and has_module('twine')), reason='needs the dev extra')
 def test_sdist_carries_mim_folder_and_twine_check_passes(built):
     import tarfile
     with tarfile.open(built['sdist']) as sdist:
         names = sdist.getnames()
-    top = f'mmdet_droploss-{_version()}'
+    top = f'mmdet_droploss-{version()}'
     for rel in ('mmdet_droploss/.mim/model-index.yml', 'mmdet_droploss/.mim/tools/train.py',
                 'mmdet_droploss/.mim/configs/baseline/metafile.yml', 'setup.py',
                 'mmdet_droploss/.mim/configs/droploss/mask_rcnn_r50_lvis.py'):
         assert f'{top}/{rel}' in names
-    out = _run([sys.executable, '-m', 'twine', 'check', '--strict', built['wheel'],
-                built['sdist']], ROOT, os.environ)
+    out = run([sys.executable, '-m', 'twine', 'check', '--strict', built['wheel'],
+               built['sdist']], ROOT, os.environ)
     assert out.count('PASSED') == 2
 
 
@@ -223,15 +154,15 @@ def test_zoo_name_resolves_from_the_packaged_index(venv):
     assert got[1] == model['Weights'].rsplit('-', 1)[1].split('.')[0]
     assert got[2] == model['Weights']
     assert got[3].endswith(model['Config'].split('::')[1]) and got[4]
-    listing = _run([venv['bin'] / 'mmdet-droploss', 'download', '--list'], venv['work'],
-                   venv['env'])
+    listing = run([venv['bin'] / 'mmdet-droploss', 'download', '--list'], venv['work'],
+                  venv['env'])
     for m in yaml.safe_load(metafile.read_text())['Models']:
         assert m['Name'] in listing
 
 
 def test_commands_and_module_entry_point(venv):
-    out = _run([venv['python'], '-m', 'mmdet_droploss', 'configs', 'demo/'], venv['work'],
-               venv['env'])
+    out = run([venv['python'], '-m', 'mmdet_droploss', 'configs', 'demo/'], venv['work'],
+              venv['env'])
     assert out.split() == [f'mmdet_droploss::{p}' for p in sorted(
         p.relative_to(ROOT / 'configs').as_posix() for p in (ROOT / 'configs/demo').rglob('*.py'))]
     bad = subprocess.run([venv['bin'] / 'mmdet-droploss', 'train', 'demo/mask_rcnn_tiny_dropl.py'],
@@ -245,18 +176,11 @@ def demo_run(venv):
     """``mmdet-droploss demo`` for 2 iterations, its data generated into a chosen folder."""
     mim_before = _tree(venv['package'] / '.mim')
     data, work_dir = venv['root'] / 'my data', venv['root'] / 'demo_run'
-    log = _run([venv['bin'] / 'mmdet-droploss', 'demo', '--data-dir', data, '--work-dir',
-                work_dir, '--nproc', '1', *TWO_ITERS],
-               venv['work'], dict(venv['env'], PORT=str(_free_port())))
+    log = run([venv['bin'] / 'mmdet-droploss', 'demo', '--data-dir', data, '--work-dir',
+               work_dir, '--nproc', '1', *TWO_ITERS],
+              venv['work'], dict(venv['env'], PORT=str(free_port())))
     assert _tree(venv['package'] / '.mim') == mim_before  # nothing written into the install
     return {'data': data, 'work_dir': work_dir, 'log': log}
-
-
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _check_two_iteration_run(work_dir: Path, data: Path) -> None:
@@ -278,36 +202,19 @@ def test_demo_generates_data_where_asked_and_trains_packaged_config(demo_run):
     _check_two_iteration_run(demo_run['work_dir'], data)
 
 
-@pytest.mark.skipif(not _has('mim'), reason='openmim is not installed (dev extra)')
+@pytest.mark.skipif(not has_module('mim'), reason='openmim is not installed (dev extra)')
 def test_mim_train_and_test_find_the_packaged_config_and_tools(venv, demo_run):
     work_dir = venv['root'] / 'mim_run'
     env = dict(venv['env'], MMDET_DROPLOSS_DEMO_DATA=f'{demo_run["data"]}/')
     mim = [venv['python'], '-m', 'mim']
-    out = _run([*mim, 'train', 'mmdet_droploss', Path(DEMO_CONFIG).name, '--work-dir', work_dir,
-                *TWO_ITERS], venv['work'], env)
+    out = run([*mim, 'train', 'mmdet_droploss', Path(DEMO_CONFIG).name, '--work-dir', work_dir,
+               *TWO_ITERS], venv['work'], env)
     assert f'{venv["package"]}/.mim/tools/train.py {venv["package"]}/.mim/configs/' \
         f'{DEMO_CONFIG}' in out
     _check_two_iteration_run(work_dir, demo_run['data'])
     # Evaluated on 2 validation images (the LVIS metric over the whole set would take minutes).
-    out = _run([*mim, 'test', 'mmdet_droploss', Path(DEMO_CONFIG).name, '--checkpoint',
-                work_dir / 'iter_2.pth', '--work-dir', venv['root'] / 'mim_test',
-                '--cfg-options', 'test_dataloader.dataset.indices=2'], venv['work'], env)
+    out = run([*mim, 'test', 'mmdet_droploss', Path(DEMO_CONFIG).name, '--checkpoint',
+               work_dir / 'iter_2.pth', '--work-dir', venv['root'] / 'mim_test',
+               '--cfg-options', 'test_dataloader.dataset.indices=2'], venv['work'], env)
     assert f'{venv["package"]}/.mim/tools/test.py' in out
     assert 'lvis/bbox_APr' in out and 'lvis/segm_APf' in out
-
-
-# --- an editable install (what `make setup` does) ----------------------------------------------
-
-def test_editable_install_links_configs_and_resolves_scope(tmp_path):
-    src = _copy_sources(tmp_path / 'src')
-    python = _make_venv(tmp_path / 'venv')
-    _pip_into(python, '-e', src)
-    for name in ('configs', 'tools', 'model-index.yml'):
-        link = src / 'mmdet_droploss' / '.mim' / name
-        assert link.is_symlink() and link.resolve() == (src / name).resolve()
-    env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV')}
-    (tmp_path / 'cfg.py').write_text(f"_base_ = 'mmdet_droploss::{DEMO_CONFIG}'\n")
-    out = _json_out([python, '-c', 'import json, mmdet_droploss; from mmengine.config import '
-                     "Config; print(json.dumps([mmdet_droploss.__file__, Config.fromfile("
-                     "'cfg.py').model.roi_head.bbox_head.loss_cls.type]))"], tmp_path, env)
-    assert out == [str(src / 'mmdet_droploss' / '__init__.py'), 'DropLoss']

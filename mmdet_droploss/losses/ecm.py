@@ -25,7 +25,7 @@ Unlike that code, which divides by the number of proposals and ignores them, mmd
 ``label_weights`` and ``avg_factor`` are honoured (on RoI heads they are ones and the number of
 sampled proposals, so the value is the same).
 """
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -109,17 +109,14 @@ class ECM(ObjectnessSigmoidLoss):
         """(N, C + 1) weights ``w_j``, the same for every proposal (a broadcast view)."""
         return self.class_weight.unsqueeze(0).expand(cls_score.size(0), -1)
 
-    def forward(self,
-                cls_score: Tensor,
-                labels: Tensor,
-                label_weights: Optional[Tensor] = None,
-                avg_factor: Optional[float] = None,
-                reduction_override: Optional[str] = None) -> Tensor:
-        """The loss of one head call: the weighted BCE of the margin-adjusted logits
-        ``2 x + m`` (the gradient reaches ``x`` through the affine map)."""
-        self._check_width(cls_score)
-        return super().forward(ecm_logits(cls_score, self.margin), labels, label_weights,
-                               avg_factor, reduction_override)
+    def weighted_base_loss(self, cls_score: Tensor, labels: Tensor, weights: Tensor,
+                           label_weights: Optional[Tensor], reduction: str,
+                           avg_factor: Optional[Union[float, Tensor]]) -> Tensor:
+        """The weighted BCE of the margin-adjusted logits ``2 x + m`` (:func:`ecm_logits`; the
+        gradient reaches ``x`` through the affine map). The inputs were checked, and the
+        weights taken, on the raw logits."""
+        return super().weighted_base_loss(ecm_logits(cls_score, self.margin), labels, weights,
+                                          label_weights, reduction, avg_factor)
 
     def extra_repr(self) -> str:
         return f'{super().extra_repr()}, fg_bg_ratio={self.fg_bg_ratio}'

@@ -10,7 +10,7 @@ resume, and adds each step's sums all-reduced over processes, without a host syn
 * ``num_updates``: 0-d long, how many times sums were added (0: nothing accumulated yet).
 
 Each loss computes its step's (2, C) sums itself: what counts as "the gradient" differs (see
-:func:`.eqlv2_gradient_sums` and :func:`.efl_gradient_sums`).
+:func:`.eqlv2_gradient_sums` and :func:`.weighted_sigmoid_focal_with_gradient_sums`).
 """
 import torch
 from mmengine.dist import all_reduce

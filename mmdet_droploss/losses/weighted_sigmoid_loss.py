@@ -165,7 +165,8 @@ class WeightedSigmoidLoss(nn.Module, metaclass=ABCMeta):
                            label_weights: Optional[Tensor], reduction: str,
                            avg_factor: Optional[Union[float, Tensor]]) -> Tensor:
         """The base loss (BCE or focal) of every element times ``weights``, reduced; before
-        ``loss_weight``. A loss with its own focusing or statistics (EFL) overrides it."""
+        ``loss_weight``. A loss that changes the base loss itself overrides it: EFL (per-class
+        focusing, gradient statistics), ECM (margin-adjusted logits)."""
         if self.base_loss == 'focal':
             return weighted_sigmoid_focal(cls_score, labels, weights, label_weights,
                                           reduction=reduction, avg_factor=avg_factor,

@@ -1,4 +1,6 @@
-"""The Seesaw model-zoo entries are mmdet's own published Seesaw Mask R-CNN R50 models."""
+"""The model-zoo entries that are mmdet's own published models (the LVIS Mask R-CNN baselines
+and the Seesaw Mask R-CNN R50 models): the same URLs, hashes, configs and numbers as mmdet's
+metafiles, and the Seesaw checkpoints fit our configs."""
 import re
 from pathlib import Path
 
@@ -10,11 +12,10 @@ from mmdet_droploss.model_zoo import load_index
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_seesaw_entries_match_mmdet_published_models():
-    index = load_index([ROOT / 'configs' / 'seesaw' / 'metafile.yml'])
-    assert sorted(index) == sorted(['mask-rcnn_r50_fpn_random_seesaw_loss_mstrain_2x_lvis_v1',
-                                    'mask-rcnn_r50_fpn_sample1e-3_seesaw_loss_mstrain_2x_lvis_v1'])
-    meta = Path(get_installed_path('mmdet')) / '.mim' / 'configs' / 'seesaw_loss' / 'metafile.yml'
+def assert_published_by_mmdet(index: dict, mmdet_folder: str) -> None:
+    """Every entry of ``index`` is the model of that name in mmdet's
+    ``configs/<mmdet_folder>/metafile.yml``, and the default index includes them."""
+    meta = Path(get_installed_path('mmdet')) / '.mim' / 'configs' / mmdet_folder / 'metafile.yml'
     published = {m['Name']: m for m in yaml.safe_load(meta.read_text())['Models']}
     for name, entry in index.items():
         theirs = published[name]
@@ -24,10 +25,26 @@ def test_seesaw_entries_match_mmdet_published_models():
         assert entry.config_path.is_file()
         assert entry.metrics() == {f"{r['Dataset']}/{k}": v for r in theirs['Results']
                                    for k, v in r['Metrics'].items()}
+    assert set(load_index()) >= set(index)
+
+
+def test_baseline_entries_match_mmdet_published_models():
+    """Our baseline entries are mmdet's LVIS Mask R-CNNs."""
+    index = load_index([ROOT / 'configs' / 'baseline' / 'metafile.yml'])
+    assert sorted(index) == sorted([
+        'mask-rcnn_r50_fpn_sample1e-3_ms-2x_lvis-v0.5', 'mask-rcnn_r101_fpn_sample1e-3_ms-2x_lvis-v0.5',
+        'mask-rcnn_r50_fpn_sample1e-3_ms-1x_lvis-v1', 'mask-rcnn_r101_fpn_sample1e-3_ms-1x_lvis-v1'])
+    assert_published_by_mmdet(index, 'lvis')
+
+
+def test_seesaw_entries_match_mmdet_published_models():
+    index = load_index([ROOT / 'configs' / 'seesaw' / 'metafile.yml'])
+    assert sorted(index) == sorted(['mask-rcnn_r50_fpn_random_seesaw_loss_mstrain_2x_lvis_v1',
+                                    'mask-rcnn_r50_fpn_sample1e-3_seesaw_loss_mstrain_2x_lvis_v1'])
+    assert_published_by_mmdet(index, 'seesaw_loss')
     # the README's Seesaw rows quote these numbers
     readme = (ROOT / 'README.md').read_text()
     assert 'box AP 25.6, mask AP 25.0' in readme and 'box AP 27.6, mask AP 26.4' in readme
-    assert set(load_index()) >= set(index)
 
 
 def test_seesaw_checkpoints_fit_our_v1_configs():
