@@ -3,12 +3,7 @@
 # recipe, LVIS v1.0, no RFS. The classifier gets mmdet's default init (biases 0), as in the
 # authors' code. Their published models also normalise the classifier and the mask predictor and
 # train 1x/2x with RFS at 0.001: see mask_rcnn_r50_lvis_v1_rfs_normed.py and README.
-_base_ = '../baseline/mask_rcnn_r50_lvis_v1.py'
+# The EQLv2 config has that head (C + 1 outputs from the loss, default init): the loss swapped.
+_base_ = '../eqlv2/mask_rcnn_r50_lvis_v1.py'
 
-model = dict(
-    roi_head=dict(
-        bbox_head=dict(
-            loss_cls=dict(
-                _delete_=True,
-                type='ECM', num_classes=_base_.num_classes, categories=_base_.categories),
-            init_cfg=None)))
+model = dict(roi_head=dict(bbox_head=dict(loss_cls=dict(type='ECM'))))
