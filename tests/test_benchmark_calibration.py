@@ -89,7 +89,8 @@ def test_designs_keep_lvis_absolute_rfs_count():
         assert math.isclose(design.rfs_threshold * design.spec.num_train_images, 57)
         options = design.train_options(uses_rfs=True)
         assert options[-1] == f'train_dataloader.dataset.oversample_thr={design.rfs_threshold:.6g}'
-        assert design.train_options(uses_rfs=False) == design.cfg_options
+        assert design.train_options(uses_rfs=False) == \
+            design.cfg_options + design._vocabulary_options("train_dataloader.dataset")
     assert math.isclose(DESIGNS['issue10'].rfs_threshold, 57 / 720)
     # the shipped RFS configs default to the issue-10 design's threshold
     from mmengine.config import Config

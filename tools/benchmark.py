@@ -141,7 +141,7 @@ def fixed_ap_budget(val_ann: str) -> int:
 
 
 def design_cfg_options(args) -> list:
-    options = list(DESIGNS[args.design].cfg_options)
+    options = list(DESIGNS[args.design].test_options())
     return ['--cfg-options', *options] if options else []
 
 
@@ -161,7 +161,7 @@ def evaluate_fixed_ap(run, budget: int, env, args) -> None:
         return
     cmd = [sys.executable, osp.join(REPO_ROOT, 'tools/test.py'), osp.join(REPO_ROOT, run.config),
            run.checkpoint, '--work-dir', run.work_dir, '--cfg-options',
-           *DESIGNS[args.design].cfg_options,
+           *DESIGNS[args.design].test_options(),
            f'model.test_cfg.rcnn.max_per_img={FIXED_AP_MAX_PER_IMG}',
            f'test_evaluator.fixed_ap={budget}']
     with open(osp.join(run.work_dir, 'test_fixed_ap.log'), 'w') as log:

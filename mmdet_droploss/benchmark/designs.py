@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Dict, Tuple
 
 from ..datasets.lvis_regime import LVISRegimeSpec
-from ..datasets.lvis_regime_vocabulary import long_tail_counts
+from ..datasets.lvis_regime_vocabulary import (category_attributes, category_name,
+                                                long_tail_counts)
 
 #: LVIS's repeat factor sampling threshold t = 0.001 of LVIS v0.5's 57k training images repeats
 #: the categories annotated in fewer than about 57 images (Gupta et al. 2019; mmdet's LVIS
@@ -37,10 +38,48 @@ class BenchmarkDesign:
         ``LVIS_RFS_IMAGE_COUNT`` training images are repeated."""
         return LVIS_RFS_IMAGE_COUNT / self.spec.num_train_images
 
+    @property
+    def class_names(self) -> Tuple[str, ...]:
+        """The categories the design's data set has, in id order."""
+        return class_names(self.spec)
+
     def train_options(self, uses_rfs: bool) -> Tuple[str, ...]:
+        """Overrides for a training run (``uses_rfs``: the config wraps its training set in
+        ``ClassBalancedDataset``)."""
+        train_set = 'train_dataloader.dataset' + ('.dataset' if uses_rfs else '')
         rfs = (f'train_dataloader.dataset.oversample_thr={self.rfs_threshold:.6g}',) \
             if uses_rfs else ()
-        return self.cfg_options + rfs
+        return self.cfg_options + self._vocabulary_options(train_set) + rfs
+
+    def test_options(self) -> Tuple[str, ...]:
+        """Overrides for testing or analysing a run's model."""
+        return self.cfg_options + self._vocabulary_options(None)
+
+    def _vocabulary_options(self, train_set) -> Tuple[str, ...]:
+        """The benchmark configs list the default set's 60 categories; a design with other
+        categories sets the number of classes of every head and loss and the datasets' class
+        names to its own (the names label per-class output; the number sizes the heads)."""
+        names = self.class_names
+        if names == CONFIG_CLASS_NAMES:
+            return ()
+        listed = '[' + ','.join(names) + ']'
+        datasets = ([train_set] if train_set else []) + ['val_dataloader.dataset',
+                                                        'test_dataloader.dataset']
+        return tuple(f'{key}.num_classes={len(names)}' for key in CLASSIFIER_KEYS) + \
+            tuple(f'{d}.metainfo.classes={listed}' for d in datasets)
+
+
+def class_names(spec: LVISRegimeSpec) -> Tuple[str, ...]:
+    """The category names the generator gives ``spec``'s set, in id order."""
+    return tuple(category_name(a) for a in category_attributes(
+        spec.train_image_counts, spec.seed, spec.tail_look, spec.tail_fills))
+
+
+#: the categories ``configs/benchmark/_base_/lvis_regime.py`` lists: the default set's
+CONFIG_CLASS_NAMES = class_names(LVISRegimeSpec())
+#: every module of the benchmark model whose size is the number of categories
+CLASSIFIER_KEYS = ('model.roi_head.bbox_head', 'model.roi_head.bbox_head.loss_cls',
+                   'model.roi_head.mask_head')
 
 
 # LVIS v1 val's test-time settings (mmdet's LVIS configs): 1000 RPN proposals per image, of which
@@ -80,6 +119,15 @@ SCARCE_TAIL_SPEC = dataclasses.replace(
     LVISRegimeSpec(), train_image_counts=_scaled_counts(4), num_train_images=2880,
     num_val_images=360, min_val_images_rare=20)
 
+# 150 categories, 60 rare / 60 common / 30 frequent, so that APr and APc average over 60 classes
+# each (the 22 rare classes of the 60-category set let one class learned or missed move APr by
+# 2-3 points); 1440 training images, so that the 1200-iteration schedule is 3.3 epochs; the
+# frequent bin at the default counts, which keeps about as many frequent categories per image as
+# SCARCE_TAIL_SPEC; three tail fills make room for a distinct tail of 120.
+VOCAB150_SPEC = dataclasses.replace(
+    SCARCE_TAIL_SPEC, train_image_counts=long_tail_counts(60, 60, 30), num_train_images=1440,
+    min_val_images_rare=8, tail_look='distinct', tail_fills=('striped', 'checkered', 'banded'))
+
 DESIGNS: Dict[str, BenchmarkDesign] = {d.name: d for d in (
     BenchmarkDesign(
         'issue10',
@@ -108,6 +156,13 @@ DESIGNS: Dict[str, BenchmarkDesign] = {d.name: d for d in (
         'seed-to-seed spread shrink with training?',
         dataclasses.replace(SCARCE_TAIL_SPEC, tail_look='distinct'),
         LVIS_TEST_PROPOSALS + CLASSIFIER_PRIOR + schedule_options(2400)),
+    BenchmarkDesign(
+        'vocab150',
+        '150 categories (60 rare, 60 common, 30 frequent; three tail fills, a distinct tail) '
+        'in 1440 training images (3.3 epochs of the 1200-iteration schedule), rare classes in '
+        '>= 8 of 360 validation images; test proposals and classifier prior as '
+        'scarce4x_distinct_prior',
+        VOCAB150_SPEC, LVIS_TEST_PROPOSALS + CLASSIFIER_PRIOR),
 )}
 
 #: the design the held-out methods run on; ``None`` while the search has not passed calibration

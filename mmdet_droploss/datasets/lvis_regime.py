@@ -25,8 +25,8 @@ reproduces those causes, each for a stated reason:
   negative in that image. Some frequent instances are left unannotated in images that declare
   the category in ``not_exhaustive_category_ids``, as LVIS does. ``neg_category_ids`` are
   categories verified absent: sampled among categories that are not in the image at all.
-* **Clutter.** Unannotated striped objects in colours no category has (greys, brown), so
-  that background proposals can look like (tail) objects.
+* **Clutter.** Unannotated two-toned objects (the tail's fills) in colours no category has
+  (greys, brown), so that background proposals can look like (tail) objects.
 * **Validation.** The same rules, minus the missing tail annotations, and at least
   ``min_val_images_rare`` images for every rare category, for a stable APr.
 
@@ -80,6 +80,8 @@ class LVISRegimeSpec:
     #: 'shared': each striped tail category shares shape, hue and shade with solid ones;
     #: 'distinct': the tail's (shape, hue) cells are ones no frequent category has
     tail_look: str = 'shared'
+    #: the two-tone fills of the tail categories and the clutter (``TAIL_FILLS``)
+    tail_fills: Tuple[str, ...] = ('striped',)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -142,7 +144,10 @@ def _make_split(split_dir: Path, annotated: List[List[int]], unannotated: List[L
             if k < 0:
                 shape = SHAPES[int(rng.integers(len(SHAPES)))]
                 base = np.array(CLUTTER_COLOURS[int(rng.integers(len(CLUTTER_COLOURS)))], float)
-                pattern = 'striped'
+                # the clutter wears every tail fill (one fill draws nothing: the files of
+                # single-fill designs stay as they were)
+                pattern = spec.tail_fills[0] if len(spec.tail_fills) == 1 else \
+                    spec.tail_fills[int(rng.integers(len(spec.tail_fills)))]
             else:
                 shape, hue, shade, pattern = attrs[k]
                 base = np.array(hue_colours(hue)[shade], float)
@@ -189,7 +194,7 @@ def generate_lvis_regime(out_dir: str, spec: LVISRegimeSpec = LVISRegimeSpec(),
     root = Path(out_dir)
     rng = np.random.default_rng(spec.seed)
     counts = np.asarray(spec.train_image_counts)
-    attrs = category_attributes(counts, spec.seed, spec.tail_look)
+    attrs = category_attributes(counts, spec.seed, spec.tail_look, spec.tail_fills)
     partner = siblings(attrs)
     names = [category_name(a) for a in attrs]
     frequent = counts > 100

@@ -27,6 +27,14 @@ TAIL_ONLY_HUES: Dict[str, Tuple[Tuple[int, int, int], Tuple[int, int, int]]] = {
 }
 # Clutter: shapes and colours that no category has.
 CLUTTER_COLOURS: Tuple[Tuple[int, int, int], ...] = ((60, 60, 60), (40, 80, 120), (200, 200, 190))
+# The two-tone fills a tail category (and the clutter) can have, as the pixels drawn in the
+# bright tone: diagonal stripes, 3-pixel checks, horizontal bands. A vocabulary of hundreds of
+# categories needs more looks than (shape, hue, shade) give; the fill is one more attribute.
+TAIL_FILLS = {
+    'striped': lambda xx, yy: ((xx + yy) // 3) % 2 == 0,
+    'checkered': lambda xx, yy: (xx // 3 + yy // 3) % 2 == 0,
+    'banded': lambda xx, yy: (yy // 3) % 2 == 0,
+}
 
 def long_tail_counts(num_rare: int = 22, num_common: int = 23,
                      num_frequent: int = 15, max_count: int = 320) -> Tuple[int, ...]:
@@ -40,45 +48,54 @@ def long_tail_counts(num_rare: int = 22, num_common: int = 23,
                  geometric(10, 1, num_rare))
 
 
-def category_attributes(counts: Sequence[int], seed: int = 0,
-                        tail_look: str = 'shared') -> List[Tuple[str, str, int, str]]:
+def category_attributes(counts: Sequence[int], seed: int = 0, tail_look: str = 'shared',
+                        tail_fills: Sequence[str] = ('striped',)
+                        ) -> List[Tuple[str, str, int, str]]:
     """The categories' (shape, hue, shade, pattern), in id order (``counts``: training images
     per category, most frequent first).
 
     Frequent categories are solid and come in sibling pairs that differ only in shade (dark /
     light of one hue and shape), as LVIS's frequent classes come with near-synonyms ("cup" /
-    "mug"). Tail categories are striped: each shares shape, hue and shade with solid categories
-    and its fill with the clutter, so that rare classes can be taken for frequent ones and for
-    background. A fixed random choice otherwise.
+    "mug"). Tail categories are two-toned, in one of ``tail_fills`` (names of
+    :data:`TAIL_FILLS`; striped by default): each shares shape, hue and shade with solid
+    categories and its fill with the clutter, so that rare classes can be taken for frequent
+    ones and for background. A fixed random choice otherwise.
 
-    ``tail_look='distinct'`` draws the striped tail only in (shape, hue) cells that no frequent
+    ``tail_look='distinct'`` draws the tail only in (shape, hue) cells that no frequent
     category has (two more hues make room): tail classes then look like the clutter, not like
-    frequent objects, as most of LVIS's rare classes look like no frequent one.
+    frequent objects, as most of LVIS's rare classes look like no frequent one. Each tail
+    (shape, hue, shade) holds one category per fill, so more fills make room for a vocabulary
+    of hundreds of categories.
     """
     if tail_look not in ('shared', 'distinct'):
         raise ValueError(f"tail_look must be 'shared' or 'distinct', got {tail_look!r}.")
+    if not tail_fills or any(f not in TAIL_FILLS for f in tail_fills):
+        raise ValueError(f'tail_fills must be a non-empty selection of {sorted(TAIL_FILLS)}, '
+                         f'got {list(tail_fills)}.')
     rng = np.random.default_rng(seed + 7919)
     frequent = [k for k, c in enumerate(counts) if c > 100]
     tail = [k for k, c in enumerate(counts) if c <= 100]
     cells = [(s, h) for s in SHAPES for h in HUES]
     cells = [cells[i] for i in rng.permutation(len(cells))]
-    striped = [(s, h, d, 'striped') for s in SHAPES for h in HUES for d in (0, 1)]
-    if len(frequent) > 2 * len(cells) or len(tail) > len(striped):
-        raise ValueError(f'At most {2 * len(cells)} frequent and {len(striped)} tail categories '
-                         f'can be drawn, got {len(frequent)} and {len(tail)}.')
+    if len(frequent) > 2 * len(cells):
+        raise ValueError(f'At most {2 * len(cells)} frequent categories can be drawn, got '
+                         f'{len(frequent)}.')
     attrs: List[Tuple[str, str, int, str]] = [('', '', 0, '')] * len(counts)
     for n, k in enumerate(frequent):
         shape, hue = cells[n // 2]
         attrs[k] = (shape, hue, n % 2, 'solid')
     if tail_look == 'distinct':
         used = {(shape, hue) for shape, hue, _, _ in (attrs[k] for k in frequent)}
-        striped = [(s, h, d, 'striped') for s in SHAPES for h in (*HUES, *TAIL_ONLY_HUES)
-                   for d in (0, 1) if (s, h) not in used]
-        if len(tail) > len(striped):
-            raise ValueError(f'At most {len(striped)} distinct tail categories can be drawn, got '
-                             f'{len(tail)}.')
-    for n, i in zip(tail, rng.permutation(len(striped))):
-        attrs[n] = striped[i]
+        tail_looks = [(s, h, d, f) for s in SHAPES for h in (*HUES, *TAIL_ONLY_HUES)
+                      for d in (0, 1) for f in tail_fills if (s, h) not in used]
+    else:
+        tail_looks = [(s, h, d, f) for s in SHAPES for h in HUES for d in (0, 1)
+                      for f in tail_fills]
+    if len(tail) > len(tail_looks):
+        raise ValueError(f'At most {len(tail_looks)} {tail_look} tail categories can be drawn '
+                         f'with the fills {list(tail_fills)}, got {len(tail)}: add tail_fills.')
+    for n, i in zip(tail, rng.permutation(len(tail_looks))):
+        attrs[n] = tail_looks[i]
     return attrs
 
 
@@ -121,7 +138,7 @@ def draw_object(canvas: np.ndarray, shape: str, colour: np.ndarray, pattern: str
         mask = np.zeros((h, w), np.uint8)
         cv2.fillPoly(mask, [poly], 1)
         yy, xx = np.mgrid[:h, :w]
-        stripe = ((xx + yy) // 3) % 2 == 0
+        stripe = TAIL_FILLS[pattern](xx, yy)
         canvas[(mask == 1) & stripe] = colour
         canvas[(mask == 1) & ~stripe] = (colour * 0.45).astype(np.uint8)
     return points
