@@ -96,6 +96,21 @@ LVIS_TEST_PROPOSALS = ('model.test_cfg.rpn.nms_pre=1000', 'model.test_cfg.rpn.ma
 CLASSIFIER_PRIOR = ('model.roi_head.bbox_head.init_cfg.0.bias_prob=0.001',)
 
 
+#: LVIS's per-image cap: 300 detections per image (mmdet's LVIS configs, the LVIS API's max_dets)
+#: for the 1203 categories of LVIS v1
+LVIS_DETECTIONS_PER_IMAGE, LVIS_V1_CATEGORIES = 300, 1203
+
+
+def vocabulary_scaled_cap(num_classes: int) -> Tuple[str, ...]:
+    """LVIS's per-image cap in proportion to the vocabulary (300 of 1203 categories' worth of
+    detections): the candidates that compete for an image's slots grow with the number of
+    categories, so a smaller vocabulary under LVIS's 300 would keep every candidate and leave
+    nothing to compete for (Dave et al. 2021: LVIS AP rewards re-ranking scores across
+    categories because of that cap)."""
+    cap = round(LVIS_DETECTIONS_PER_IMAGE * num_classes / LVIS_V1_CATEGORIES)
+    return (f'model.test_cfg.rcnn.max_per_img={cap}',)
+
+
 def schedule_options(max_iters: int) -> Tuple[str, ...]:
     """The benchmark schedule (``schedule_bench.py``) stretched to ``max_iters``: the same
     warm-up, the learning-rate step at 80 %, one evaluation and one checkpoint at the end."""
@@ -163,6 +178,12 @@ DESIGNS: Dict[str, BenchmarkDesign] = {d.name: d for d in (
         '>= 8 of 360 validation images; test proposals and classifier prior as '
         'scarce4x_distinct_prior',
         VOCAB150_SPEC, LVIS_TEST_PROPOSALS + CLASSIFIER_PRIOR),
+    BenchmarkDesign(
+        'vocab150_cap',
+        "vocab150 with LVIS's per-image cap in proportion to the vocabulary: the 37 best "
+        'detections per image (300 x 150 / 1203) instead of 300',
+        VOCAB150_SPEC,
+        LVIS_TEST_PROPOSALS + CLASSIFIER_PRIOR + vocabulary_scaled_cap(150)),
 )}
 
 #: the design the held-out methods run on; ``None`` while the search has not passed calibration
