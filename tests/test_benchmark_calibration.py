@@ -196,3 +196,27 @@ def test_held_out_predictions_agree_reverse_or_tie_with_the_published_orderings(
     assert len(outcome) == len(PUBLISHED_ORDERINGS)
     table = predictions_table(predict(results), {'droploss': 'DropLoss'})
     assert '| APr: eql < DropLoss | 2.5 < 3.5 |' in table and '**tie**' in table
+
+
+def test_each_run_gets_a_free_port_unless_one_is_given(tmp_path, monkeypatch):
+    import socket
+    tool = _benchmark_tool()
+    port = int(tool.free_port())
+    with socket.socket() as sock:  # nothing listens there: a launcher can bind it
+        sock.bind(('127.0.0.1', port))
+    seen = []
+
+    class Launched:
+        stdout = []
+
+        def __init__(self, cmd, env, **kwargs):
+            seen.append(env.get('PORT'))
+
+        def wait(self):
+            return 0
+    monkeypatch.setattr(tool.subprocess, 'Popen', Launched)
+    args = tool.parse_args(['--design', 'issue10', '--methods', 'bce', '--out', str(tmp_path)])
+    run = plan_runs(str(tmp_path), ['bce'], [0])[0]
+    tool.train(run, args, {'PATH': '/usr/bin'})
+    tool.train(run, args, {'PATH': '/usr/bin', 'PORT': '29877'})
+    assert seen[0].isdigit() and 1024 <= int(seen[0]) <= 65535 and seen[1] == '29877'

@@ -25,6 +25,7 @@ import dataclasses
 import json
 import os
 import os.path as osp
+import socket
 import subprocess
 import sys
 import time
@@ -100,10 +101,20 @@ def clock(seconds: float) -> str:
     return f'{minutes // 60}:{minutes % 60:02d}:{secs:02d}'
 
 
+def free_port() -> str:
+    """A TCP port nothing listens on now: the launcher's default (29500) is taken by any other
+    distributed job on the machine, and the run would fail to start."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(('127.0.0.1', 0))
+        return str(sock.getsockname()[1])
+
+
 def train(run, args, env) -> None:
     """One run through tools/dist_train.sh; its output goes to <work_dir>/train.log, progress
-    lines to the console."""
+    lines to the console. ``PORT`` in the environment is used as given; otherwise each run
+    gets a free one."""
     os.makedirs(run.work_dir, exist_ok=True)
+    env = env if env.get('PORT') else {**env, 'PORT': free_port()}
     options = ([f'randomness.seed={run.seed}'] + list(DESIGNS[args.design].train_options(
         run.uses_rfs)) + (QUICK_OPTIONS if args.quick else []))
     cmd = ['bash', osp.join(REPO_ROOT, 'tools/dist_train.sh'), osp.join(REPO_ROOT, run.config),
