@@ -106,9 +106,20 @@ def test_report_table_rows_follow_methods_with_mean_and_std(tmp_path):
     assert 'AP_fixed' not in text  # no run has AP-Fixed: its optional columns stay out
     assert '3 of 4 runs finished, 6.0 min of runs in all, 1.0-3.0 min each' in text
     assert 'This invocation: 20.6 min' in text
+    # whether a design has passed calibration heads the report
+    from mmdet_droploss.benchmark import report
+    assert report.validation_status() in text
     assert (tmp_path / 'bench' / 'pareto.png').stat().st_size > 0
     csv = (tmp_path / 'bench' / 'results.csv').read_text().splitlines()
     assert csv[1].startswith('BCE,2,') and csv[2].startswith('DropLoss,1,')
+
+
+def test_validation_status_says_whether_a_design_passed(monkeypatch):
+    from mmdet_droploss.benchmark import report
+    monkeypatch.setattr(report, 'FROZEN_DESIGN', None)
+    assert report.validation_status().startswith('**Not validated.** No design has passed')
+    monkeypatch.setattr(report, 'FROZEN_DESIGN', 'vocab150')
+    assert report.validation_status().startswith('**Validated** on design `vocab150`')
 
 
 QUICK_METHODS = ('bce', 'bce_rfs', 'eqlv2', 'droploss')  # tools/benchmark.py's

@@ -188,5 +188,7 @@ DESIGNS: Dict[str, BenchmarkDesign] = {d.name: d for d in (
 
 #: the design the held-out methods run on; ``None`` while the search has not passed calibration
 FROZEN_DESIGN = None
-#: the design ``tools/benchmark.py`` uses by default
-DEFAULT_DESIGN = FROZEN_DESIGN or 'issue10'
+#: the design ``tools/benchmark.py`` uses by default: the frozen one, else the search's best so far
+#: (``vocab150``: LVIS's regime, every precondition, a seed spread of tenths of a point; it fails
+#: calibration on BCE < EQL, see docs/benchmark.md)
+DEFAULT_DESIGN = FROZEN_DESIGN or 'vocab150'

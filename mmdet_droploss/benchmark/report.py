@@ -53,6 +53,18 @@ def calibration_section(runs: Sequence[BenchmarkRun]) -> str:
             f'{SEEDS_TO_PASS}, one seed can reject).\n\n' + calibration_table(checks))
 
 
+def validation_status() -> str:
+    """Whether any design has passed calibration: until one has, no figure of the benchmark
+    says how a method would rank on LVIS."""
+    if FROZEN_DESIGN is None:
+        return ('**Not validated.** No design has passed calibration (every design tried, with '
+                'its figures, is in the design log of `docs/benchmark.md`): these figures say '
+                'how methods rank on this synthetic set, not how they would rank on LVIS, and '
+                'the held-out methods have not been run on a frozen design.')
+    return (f'**Validated** on design `{FROZEN_DESIGN}`, which passed calibration and was '
+            'frozen before the held-out methods first ran.')
+
+
 def held_out_section(runs: Sequence[BenchmarkRun], design: Optional[BenchmarkDesign]) -> str:
     """The published orderings of the held-out methods (``predictions.py``) as the benchmark
     ranks them; empty if no held-out method has finished a run."""
@@ -94,6 +106,7 @@ def write_report(out_dir: str, runs: Sequence[BenchmarkRun], criteria: Sequence[
         *([f'Design: `{design.name}`{" (frozen)" if design.name == FROZEN_DESIGN else ""}: '
            f'{design.summary}; RFS threshold {design.rfs_threshold:.4g}.', '']
           if design else []),
+        validation_status(), '',
         f'Machine: {machine_description()}. This invocation: {total_seconds / 60:.1f} min. '
         f'{len(finished)} of {len(runs)} runs finished' +
         (f', {sum(run_seconds) / 60:.1f} min of runs in all, '
