@@ -10,6 +10,11 @@ entry. The core itself keeps state for every (image, category, area) cell (about
 million (image, category) pairs), so categories are handed to it in chunks and the per-category
 precision and recall joined: AP is per category and the per-image cap is applied before, so
 the numbers are the same.
+
+What the core reads (the ground truth and detections of the evaluated images and categories,
+the federated rules, the non-empty pairs, mask RLEs) is prepared from numpy columns
+(``evaluator_inputs.prepare_lvis``) instead of the base class's Python per annotation.
+
 With another faster-coco-eval (no ``_nonempty_iou_pairs``) it runs the base class's evaluate.
 """
 from __future__ import annotations
@@ -22,12 +27,22 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from faster_coco_eval import COCOeval_faster
 
+from .evaluator_inputs import prepare_lvis
+
 
 class SparseCOCOeval(COCOeval_faster):
     """``COCOeval_faster`` whose ``evaluate`` touches only non-empty (image, category) pairs
     and hands the C++ core at most ``max_pairs_per_chunk`` (image, category) pairs at a time."""
 
     max_pairs_per_chunk = 500_000  # about 0.5 GB of the core's per-cell state
+
+    def _prepare(self) -> None:
+        """The base class's ``_prepare``; LVIS-style bbox and segm from columns (same state)."""
+        p = self.params
+        if self.lvis_style and p.useCats and p.iouType in ('bbox', 'segm') \
+                and not p.compute_boundary:
+            return prepare_lvis(self)
+        return super()._prepare()
 
     def evaluate(self) -> None:
         p = self.params
