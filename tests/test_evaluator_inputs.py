@@ -37,6 +37,8 @@ def _evaluators(lvis_like, iou_type, from_arrays, img_ids=None, cat_ids=None):
         arrays = records_to_arrays(records, all_cats, iou_type)
         results = load_results_arrays(gt, arrays) if from_arrays else \
             load_results_faster(gt, arrays.to_dicts())
+        if from_arrays and cls is COCOeval_faster:
+            results.createIndex()  # not built for ours: prepare_lvis reads columns
         evaluator = cls(gt, results, iou_type, lvis_style=True, print_function=lambda *_: None)
         p = evaluator.params
         p.maxDets = [300]
@@ -111,3 +113,13 @@ def test_ground_truth_rles_are_computed_once_and_columns_follow_the_annotations(
     assert cat.tolist() == [a['category_id'] for a in gt.dataset['annotations']]
     # detections loaded from arrays: their RLE is their segmentation, not a converted copy
     assert all(d['rle'] is d['segmentation'] for d in ours.cocoDt.dataset['annotations'])
+
+
+def test_results_from_arrays_are_not_indexed_and_say_so(lvis_like):
+    gt_dict, records, cats = lvis_like
+    gt = COCO(copy.deepcopy(gt_dict))
+    results = load_results_arrays(gt, records_to_arrays(records, cats, 'bbox'))
+    evaluator = COCOeval_faster(gt, results, 'bbox', lvis_style=True,
+                                print_function=lambda *_: None)
+    with pytest.raises(TypeError):  # the base class's _prepare: loud, not "no detections"
+        evaluator._prepare()
