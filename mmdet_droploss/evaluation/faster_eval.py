@@ -10,6 +10,11 @@ entry. The core itself keeps state for every (image, category, area) cell (about
 million (image, category) pairs), so categories are handed to it in chunks and the per-category
 precision and recall joined: AP is per category and the per-image cap is applied before, so
 the numbers are the same.
+
+What the core reads (the ground truth and detections of the evaluated images and categories,
+the federated rules, the non-empty pairs, mask RLEs) is prepared from numpy columns
+(``evaluator_inputs.prepare_lvis``) instead of the base class's Python per annotation.
+
 With another faster-coco-eval (no ``_nonempty_iou_pairs``) it runs the base class's evaluate.
 """
 from __future__ import annotations
@@ -22,12 +27,22 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from faster_coco_eval import COCOeval_faster
 
+from .evaluator_inputs import prepare_lvis
+
 
 class SparseCOCOeval(COCOeval_faster):
     """``COCOeval_faster`` whose ``evaluate`` touches only non-empty (image, category) pairs
     and hands the C++ core at most ``max_pairs_per_chunk`` (image, category) pairs at a time."""
 
     max_pairs_per_chunk = 500_000  # about 0.5 GB of the core's per-cell state
+
+    def _prepare(self) -> None:
+        """The base class's ``_prepare``; LVIS-style bbox and segm from columns (same state)."""
+        p = self.params
+        if self.lvis_style and p.useCats and p.iouType in ('bbox', 'segm') \
+                and not p.compute_boundary:
+            return prepare_lvis(self)
+        return super()._prepare()
 
     def evaluate(self) -> None:
         p = self.params
@@ -46,13 +61,7 @@ class SparseCOCOeval(COCOeval_faster):
         img_index = {img: k for k, img in enumerate(p.imgIds)}
         cat_index = {cat: k for k, cat in enumerate(p.catIds)}
         pairs = sorted(pairs, key=lambda pair: (img_index[pair[0]], cat_index[pair[1]]))
-        workers = min(os.cpu_count() or 1, getattr(self, 'rle_iou_max_workers', 1), len(pairs))
-        if p.iouType == 'segm' and workers > 1:  # the RLE IoU releases the GIL
-            with ThreadPoolExecutor(workers) as pool:
-                values = list(pool.map(lambda pair: self.computeIoU(*pair), pairs,
-                                       chunksize=256))
-        else:
-            values = [self.computeIoU(img, cat) for img, cat in pairs]
+        values = self._pair_ious(pairs)
         self.ious = dict(zip(pairs, values))  # the non-empty ones only
         self._paramsEval = copy.deepcopy(p)
         # the core's memory grows with images x categories: evaluate categories in chunks
@@ -68,13 +77,28 @@ class SparseCOCOeval(COCOeval_faster):
             ious = [[empty] * len(cats) for _ in p.imgIds]
             for i, k, value in by_chunk.pop(start // chunk, ()):
                 ious[i][k] = value
-            params = copy.deepcopy(p)
+            params = copy.copy(p)  # the core only reads it; its catIds replaced
             params.catIds = cats
             evals.append(core.COCOevalEvaluateAccumulate(params, ious, self.gt_dataset,
                                                          self.dt_dataset, p.imgIds, cats, True))
             del ious
         self.eval = evals[0] if len(evals) == 1 else _concatenate(evals, self._paramsEval)
         self.print_function(f'SparseCOCOeval.evaluate() done (t={time.time() - tic:0.2f}s).')
+
+    def _pair_ious(self, pairs: list) -> list:
+        """``computeIoU`` of each pair, in order. Masks: in threads (the C++ RLE IoU releases
+        the GIL), each thread a contiguous block of pairs (a future per pair cost more than
+        the IoU of most pairs)."""
+        compute = self.computeIoU
+        workers = min(os.cpu_count() or 1, getattr(self, 'rle_iou_max_workers', 1), len(pairs))
+        if self.params.iouType != 'segm' or workers < 2:
+            return [compute(img, cat) for img, cat in pairs]
+        size = -(-len(pairs) // (4 * workers))
+        blocks = [pairs[k:k + size] for k in range(0, len(pairs), size)]
+        with ThreadPoolExecutor(workers) as pool:
+            parts = list(pool.map(lambda block: [compute(img, cat) for img, cat in block],
+                                  blocks))
+        return [value for part in parts for value in part]
 
 
 def _concatenate(evals: list, params) -> dict:

@@ -147,12 +147,11 @@ _ALL_AREA = [0.0, 1e5 ** 2]
 
 
 def _match_faster(view: dict, view_dets: List[dict], iou_type: str) -> list:
-    from faster_coco_eval import COCOeval_faster
-
+    from .faster_eval import SparseCOCOeval  # its _prepare: from columns, the same state
     from .lvis_backends import ground_truth_from_dataset
     from .result_records import load_results_faster
     gt = ground_truth_from_dataset(view, 'faster_coco_eval')
-    evaluator = COCOeval_faster(gt, load_results_faster(gt, view_dets), iou_type,
+    evaluator = SparseCOCOeval(gt, load_results_faster(gt, view_dets), iou_type,
                                 lvis_style=True, separate_eval=True,
                                 print_function=lambda *_: None)
     p = evaluator.params

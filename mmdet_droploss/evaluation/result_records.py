@@ -90,14 +90,22 @@ def drop_unlabelled(gt, detections: List[dict]) -> List[dict]:
     return [detections[i] for i in np.flatnonzero(keep).tolist()]
 
 
-def _results_object(gt, annotations: List[dict]):
+def _results_object(gt, annotations: List[dict], index: bool = True):
+    """A results ``COCO`` object, as ``loadRes`` makes it. ``index=False``: its annotation
+    index is not built (a Python pass over every result) but set to ``None``, so that only
+    ``evaluator_inputs.prepare_lvis``, which reads the annotation list and its columns, can
+    evaluate it; anything reading the index fails instead of seeing no results."""
     from faster_coco_eval import COCO
     res = COCO()
     res.dataset['info'] = copy.deepcopy(gt.dataset.get('info', {}))
     res.dataset['images'] = list(gt.dataset['images'])
-    res.dataset['categories'] = copy.deepcopy(gt.dataset['categories'])
+    res.dataset['categories'] = list(gt.dataset['categories'])  # read, never changed
     res.dataset['annotations'] = annotations
-    res.createIndex()
+    if index:
+        res.createIndex()
+    else:
+        res.imgs, res.cats = gt.imgs, gt.cats
+        res.anns = res.imgToAnns = res.catToImgs = None
     return res
 
 
@@ -112,8 +120,13 @@ def _check_images(gt, img_ids: np.ndarray) -> None:
 def load_results_arrays(gt, arrays: DetectionArrays):
     """``load_results_faster(gt, drop_unlabelled(gt, arrays.to_dicts()))`` in one pass: the
     federated filter, areas and (for masks without a box) boxes computed on the arrays, then
-    each result dict built once with every field the evaluator reads."""
+    each result dict built once with every field the evaluator reads. A mask's compressed RLE
+    is its ``rle`` too (the same dict), so that the evaluator converts no mask again
+    (``evaluator_inputs.prepare_lvis``); the results' image and category columns go with
+    them."""
     from faster_coco_eval.core import mask as mask_utils
+
+    from .evaluator_inputs import RLES_ATTACHED, set_columns
     _check_images(gt, arrays.img_id)
     keep = _labelled(gt, arrays.img_id, arrays.cat_id)
     if not keep.all():
@@ -132,10 +145,14 @@ def load_results_arrays(gt, arrays: DetectionArrays):
         anns = [dict(image_id=i, bbox=b, score=s, category_id=c, area=a, id=k, iscrowd=0)
                 for i, b, s, c, a, k in zip(img, boxes, score, cat, area, ids)]
     else:
-        anns = [dict(image_id=i, bbox=b, score=s, category_id=c, segmentation=m, area=a, id=k,
-                     iscrowd=0) for i, b, s, c, m, a, k in zip(img, boxes, score, cat, rles,
-                                                                area, ids)]
-    return _results_object(gt, anns)
+        anns = [dict(image_id=i, bbox=b, score=s, category_id=c, segmentation=m, rle=m, area=a,
+                     id=k, iscrowd=0) for i, b, s, c, m, a, k in zip(img, boxes, score, cat,
+                                                                     rles, area, ids)]
+    results = _results_object(gt, anns, index=False)
+    set_columns(results, arrays.img_id, arrays.cat_id)
+    if arrays.masks is not None:
+        setattr(results, RLES_ATTACHED, True)
+    return results
 
 
 def load_results_faster(gt, detections: List[dict]):

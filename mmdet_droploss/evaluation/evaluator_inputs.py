@@ -1,0 +1,135 @@
+"""What faster-coco-eval's C++ core reads, prepared from numpy columns instead of per-dict Python.
+
+``COCOeval._prepare`` (faster-coco-eval 1.8) finds the annotations of the evaluated images and
+categories with ``getAnnIds``/``loadAnns`` (Python per annotation, plus a type check of every
+id), applies LVIS's federated rule and not-exhaustive mark with a list lookup per detection,
+collects the non-empty (image, category) pairs in Python sets and, for masks, converts the
+segmentation of every ground truth and every detection into a new RLE dict
+(``calculateRleForAllAnnotations``) at every evaluation. At LVIS scale that Python is a large
+share of the evaluation. :func:`prepare_lvis` builds the same state from the image and category
+ids of the annotations as arrays (:func:`columns_of`, cached on the ``COCO`` object; results
+loaded from arrays get them for free):
+
+- the selection, the federated rule, the not-exhaustive mark and the non-empty pairs are
+  ``np.isin`` over ``image_id * stride + category_id`` keys;
+- the only Python per annotation left is what the core needs: one ``append_ref`` per kept
+  annotation and its ``ignore`` (ground truth) or ``lvis_mark`` (detection) field;
+- masks: ground-truth RLEs are computed once per ground-truth object (:func:`attach_gt_rles`,
+  with faster-coco-eval's own conversion); detections that already are compressed RLEs (those
+  of ``result_records.load_results_arrays``) carry them as their ``rle`` (the same dict as
+  ``segmentation``) and are not converted, others are converted as the base class does.
+
+Annotations are appended in dataset order, so each (image, category) keeps the order the base
+class gives it, which is what the core's stable sorts see: the results are identical.
+"""
+from __future__ import annotations
+
+from typing import Dict, Tuple
+
+import numpy as np
+
+COLUMNS = '_droploss_columns'  # (image_id, category_id) arrays of a COCO object's annotations
+RLES_ATTACHED = '_droploss_rles_attached'  # every annotation of the COCO object has its 'rle'
+IMAGE_SIZES = '_droploss_image_sizes'
+
+
+def set_columns(coco, img_ids: np.ndarray, cat_ids: np.ndarray) -> None:
+    """Record the image and category of each annotation of ``coco`` (in dataset order)."""
+    setattr(coco, COLUMNS, (np.asarray(img_ids, np.int64), np.asarray(cat_ids, np.int64)))
+
+
+def columns_of(coco) -> Tuple[np.ndarray, np.ndarray]:
+    """(image ids, category ids) of ``coco.dataset['annotations']``, computed once."""
+    columns = getattr(coco, COLUMNS, None)
+    anns = coco.dataset.get('annotations', [])
+    if columns is None or len(columns[0]) != len(anns):
+        set_columns(coco, np.fromiter((a['image_id'] for a in anns), np.int64, len(anns)),
+                    np.fromiter((a['category_id'] for a in anns), np.int64, len(anns)))
+    return getattr(coco, COLUMNS)
+
+
+def image_sizes(gt) -> Dict[int, Tuple[int, int]]:
+    """Image id -> (height, width), what the RLE conversion takes; computed once."""
+    sizes = getattr(gt, IMAGE_SIZES, None)
+    if sizes is None:
+        sizes = {img['id']: (img['height'], img['width']) for img in gt.dataset['images']}
+        setattr(gt, IMAGE_SIZES, sizes)
+    return sizes
+
+
+def _to_rles(anns: list, sizes: dict) -> None:
+    """faster-coco-eval's conversion of each annotation's segmentation to its ``rle``."""
+    from faster_coco_eval import mask_api_new_cpp
+    mask_api_new_cpp.calculateRleForAllAnnotations(anns, sizes, True, False, 0.02, 1)
+
+
+def attach_gt_rles(gt) -> None:
+    """Give every annotation of ``gt`` its ``rle`` once; later evaluations reuse them."""
+    if not getattr(gt, RLES_ATTACHED, False):
+        _to_rles(gt.dataset['annotations'], image_sizes(gt))
+        setattr(gt, RLES_ATTACHED, True)
+
+
+def _selected(coco, keep_img: np.ndarray, keep_cat: np.ndarray):
+    """Indices (dataset order), image and category ids of the annotations of the images
+    ``keep_img`` and categories ``keep_cat`` (an empty selection selects everything)."""
+    img, cat = columns_of(coco)
+    mask = np.ones(img.size, bool)
+    if keep_img.size:
+        mask &= np.isin(img, keep_img)
+    if keep_cat.size:
+        mask &= np.isin(cat, keep_cat)
+    index = np.flatnonzero(mask)
+    return index, img[index], cat[index]
+
+
+def _image_pairs(images: list, field: str) -> Tuple[np.ndarray, np.ndarray]:
+    """(image ids, category ids) of the pairs listed in each image's ``field``."""
+    counts = [len(img.get(field, ())) for img in images]
+    cats = np.asarray([c for img in images for c in img.get(field, ())], np.int64)
+    return np.repeat(np.asarray([img['id'] for img in images], np.int64), counts), cats
+
+
+def prepare_lvis(evaluator) -> None:
+    """``COCOeval._prepare`` for ``lvis_style`` bbox or segm evaluation with categories."""
+    p = evaluator.params
+    gt_coco, dt_coco = evaluator.cocoGt, evaluator.cocoDt
+    evaluator.gt_dataset.clean()
+    evaluator.dt_dataset.clean()
+    img_ids, cat_ids = np.asarray(p.imgIds, np.int64), np.asarray(p.catIds, np.int64)
+    gt_index, gt_img, gt_cat = _selected(gt_coco, img_ids, cat_ids)
+    dt_index, dt_img, dt_cat = _selected(dt_coco, img_ids, cat_ids)
+    images = gt_coco.load_imgs(ids=p.imgIds)
+    evaluator.img_nel = {d['id']: d.get('not_exhaustive_category_ids', []) for d in images}
+    evaluator.freq_groups = evaluator._prepare_freq_group()
+
+    neg, nel = (_image_pairs(images, f) for f in ('neg_category_ids',
+                                                  'not_exhaustive_category_ids'))
+    stride = 1 + int(max([0] + [c.max(initial=0) for c in (gt_cat, dt_cat, neg[1], nel[1])]))
+    gt_keys, dt_keys = gt_img * stride + gt_cat, dt_img * stride + dt_cat
+    # federated rule: a detection counts where its category is annotated (among the evaluated
+    # ground truth) or negative in its image
+    kept = np.flatnonzero(np.isin(dt_keys, np.concatenate([gt_keys, neg[0] * stride + neg[1]])))
+    marks = np.isin(dt_keys[kept], nel[0] * stride + nel[1])
+
+    gt_anns, dt_all = gt_coco.dataset['annotations'], dt_coco.dataset['annotations']
+    gts = [gt_anns[i] for i in gt_index.tolist()]
+    dts = [dt_all[i] for i in dt_index[kept].tolist()]
+    if p.compute_rle:
+        attach_gt_rles(gt_coco)
+        if not getattr(dt_coco, RLES_ATTACHED, False):
+            _to_rles(dts, image_sizes(gt_coco))
+    append = evaluator.gt_dataset.append_ref
+    for ann, i, c in zip(gts, gt_img.tolist(), gt_cat.tolist()):
+        ann['ignore'] = int(ann.get('iscrowd', 0))  # iscrowd over a dataset's own flag
+        append(i, c, ann)
+    append = evaluator.dt_dataset.append_ref
+    for ann, i, c, mark in zip(dts, dt_img[kept].tolist(), dt_cat[kept].tolist(),
+                               marks.tolist()):
+        ann['lvis_mark'] = mark
+        append(i, c, ann)
+    both = np.intersect1d(gt_keys, dt_keys[kept])
+    evaluator._nonempty_iou_pairs = set(zip((both // stride).tolist(), (both % stride).tolist()))
+
+
+__all__ = ['attach_gt_rles', 'columns_of', 'image_sizes', 'prepare_lvis', 'set_columns']

@@ -1,0 +1,125 @@
+"""``evaluator_inputs.prepare_lvis`` builds the state faster-coco-eval's own ``_prepare`` builds.
+
+The reference is faster-coco-eval 1.8's ``COCOeval._prepare`` run on copies of the same ground
+truth and results: the same annotations reach the core for every (image, category) cell, in
+the same order and with the same ``ignore`` / ``lvis_mark`` fields, the same non-empty pairs,
+the same IoUs, and an unchanged ``COCOeval_faster`` accumulates bit-identical precision and
+recall.
+"""
+import copy
+
+import numpy as np
+import pytest
+from faster_coco_eval import COCO, COCOeval_faster
+
+import mmdet_droploss  # noqa: F401
+from mmdet_droploss.evaluation.benchmark_data import generate_lvis_like
+from mmdet_droploss.evaluation.evaluator_inputs import RLES_ATTACHED, columns_of
+from mmdet_droploss.evaluation.faster_eval import SparseCOCOeval
+from mmdet_droploss.evaluation.result_records import (load_results_arrays, load_results_faster,
+                                                      records_to_arrays)
+
+
+@pytest.fixture(scope='module')
+def lvis_like():
+    gt, records = generate_lvis_like(10, 120, seed=4, masks=True)
+    gt['annotations'][0]['iscrowd'] = 1  # a crowd ground truth: ignored
+    assert any(img['not_exhaustive_category_ids'] for img in gt['images'])
+    return gt, records, [c['id'] for c in gt['categories']]
+
+
+def _evaluators(lvis_like, iou_type, from_arrays, img_ids=None, cat_ids=None):
+    """(ours, faster-coco-eval's), each on its own copy of the ground truth and results."""
+    gt_dict, records, all_cats = lvis_like
+    made = []
+    for cls in (SparseCOCOeval, COCOeval_faster):
+        gt = COCO(copy.deepcopy(gt_dict))
+        arrays = records_to_arrays(records, all_cats, iou_type)
+        results = load_results_arrays(gt, arrays) if from_arrays else \
+            load_results_faster(gt, arrays.to_dicts())
+        if from_arrays and cls is COCOeval_faster:
+            results.createIndex()  # not built for ours: prepare_lvis reads columns
+        evaluator = cls(gt, results, iou_type, lvis_style=True, print_function=lambda *_: None)
+        p = evaluator.params
+        p.maxDets = [300]
+        p.imgIds = list(img_ids or [img['id'] for img in gt_dict['images']])
+        p.catIds = list(cat_ids or all_cats)
+        made.append(evaluator)
+    return made
+
+
+def _cells(evaluator):
+    """Per (image, category) cell of the evaluation, the fields the core reads."""
+    p = evaluator.params
+    cells = {}
+    for name, dataset in (('gt', evaluator.gt_dataset), ('dt', evaluator.dt_dataset)):
+        for img, row in zip(p.imgIds, dataset.get_instances(p.imgIds, p.catIds, True)):
+            for cat, anns in zip(p.catIds, row):
+                if anns:
+                    cells[name, img, cat] = [(a['id'], a.get('ignore'), a.get('lvis_mark'),
+                                              a['rle']['counts'] if 'rle' in a else None)
+                                             for a in anns]
+    return cells
+
+
+def _counts(value):
+    return value.decode() if isinstance(value, bytes) else value
+
+
+@pytest.mark.parametrize('iou_type', ['bbox', 'segm'])
+@pytest.mark.parametrize('from_arrays', [True, False])
+def test_prepare_builds_the_state_of_faster_coco_eval(lvis_like, iou_type, from_arrays):
+    ours, theirs = _evaluators(lvis_like, iou_type, from_arrays)
+    assert getattr(ours.cocoDt, RLES_ATTACHED, False) == (from_arrays and iou_type == 'segm')
+    ours._prepare()
+    theirs._prepare()
+    assert ours._nonempty_iou_pairs == theirs._nonempty_iou_pairs
+    assert len(ours._nonempty_iou_pairs) > 20
+    assert ours.img_nel == theirs.img_nel and ours.freq_groups == theirs.freq_groups
+    a, b = _cells(ours), _cells(theirs)
+    assert a.keys() == b.keys()
+    for key in a:  # same annotations, order, flags and RLE counts
+        assert [x[:3] + (_counts(x[3]),) for x in a[key]] == \
+            [x[:3] + (_counts(x[3]),) for x in b[key]], key
+    marked = [x for key in a if key[0] == 'dt' for x in a[key] if x[2]]
+    assert marked and any(x[1] for key in a if key[0] == 'gt' for x in a[key])
+    for img, cat in sorted(ours._nonempty_iou_pairs):
+        assert np.array_equal(ours.computeIoU(img, cat), theirs.computeIoU(img, cat))
+
+
+@pytest.mark.parametrize('iou_type', ['bbox', 'segm'])
+def test_evaluation_equals_faster_coco_eval_bit_for_bit(lvis_like, iou_type):
+    _, _, cats = lvis_like
+    images = [img['id'] for img in lvis_like[0]['images']]
+    for img_ids, cat_ids in ((None, None), (images[::2], cats[::3])):  # and a sub-evaluation
+        ours, theirs = _evaluators(lvis_like, iou_type, True, img_ids, cat_ids)
+        for evaluator in (ours, theirs):
+            evaluator.evaluate()
+            evaluator.accumulate()
+        for key in ('precision', 'recall'):
+            assert np.array_equal(np.asarray(ours.eval[key]), np.asarray(theirs.eval[key]))
+        assert (np.asarray(ours.eval['precision']) > 0).any()
+
+
+def test_ground_truth_rles_are_computed_once_and_columns_follow_the_annotations(lvis_like):
+    ours, _ = _evaluators(lvis_like, 'segm', True)
+    gt = ours.cocoGt
+    ours._prepare()
+    first = [a['rle'] for a in gt.dataset['annotations']]
+    ours._prepare()  # a second evaluation against the same ground truth reuses the RLEs
+    assert all(a['rle'] is r for a, r in zip(gt.dataset['annotations'], first))
+    img, cat = columns_of(gt)
+    assert img.tolist() == [a['image_id'] for a in gt.dataset['annotations']]
+    assert cat.tolist() == [a['category_id'] for a in gt.dataset['annotations']]
+    # detections loaded from arrays: their RLE is their segmentation, not a converted copy
+    assert all(d['rle'] is d['segmentation'] for d in ours.cocoDt.dataset['annotations'])
+
+
+def test_results_from_arrays_are_not_indexed_and_say_so(lvis_like):
+    gt_dict, records, cats = lvis_like
+    gt = COCO(copy.deepcopy(gt_dict))
+    results = load_results_arrays(gt, records_to_arrays(records, cats, 'bbox'))
+    evaluator = COCOeval_faster(gt, results, 'bbox', lvis_style=True,
+                                print_function=lambda *_: None)
+    with pytest.raises(TypeError):  # the base class's _prepare: loud, not "no detections"
+        evaluator._prepare()
