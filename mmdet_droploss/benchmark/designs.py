@@ -183,7 +183,8 @@ DESIGNS: Dict[str, BenchmarkDesign] = {d.name: d for d in (
         "vocab150 with LVIS's per-image cap in proportion to the vocabulary: the 37 best "
         'detections per image (300 x 150 / 1203) instead of 300',
         VOCAB150_SPEC,
-        LVIS_TEST_PROPOSALS + CLASSIFIER_PRIOR + vocabulary_scaled_cap(150)),
+        LVIS_TEST_PROPOSALS + CLASSIFIER_PRIOR +
+        vocabulary_scaled_cap(len(VOCAB150_SPEC.train_image_counts))),
 )}
 
 #: the design the held-out methods run on; ``None`` while the search has not passed calibration
