@@ -1,10 +1,11 @@
 """``evaluator_inputs.prepare_lvis`` builds the state faster-coco-eval's own ``_prepare`` builds.
 
 The reference is faster-coco-eval 1.8's ``COCOeval._prepare`` run on copies of the same ground
-truth and results: the same annotations reach the core for every (image, category) cell, in
-the same order and with the same ``ignore`` / ``lvis_mark`` fields, the same non-empty pairs,
-the same IoUs, and an unchanged ``COCOeval_faster`` accumulates bit-identical precision and
-recall.
+truth and results (as result dicts, ``loadRes``'s fields): the same annotations reach the core
+for every (image, category) cell, in the same order and with the same fields the core reads
+(``id``, ``score``, ``area``, ``ignore``, ``lvis_mark``), the same non-empty pairs, the same
+IoUs (``pair_ious.py`` against ``computeIoU``, bit for bit), and an unchanged
+``COCOeval_faster`` accumulates bit-identical precision and recall.
 """
 import copy
 
@@ -14,10 +15,10 @@ from faster_coco_eval import COCO, COCOeval_faster
 
 import mmdet_droploss  # noqa: F401
 from mmdet_droploss.evaluation.benchmark_data import generate_lvis_like
-from mmdet_droploss.evaluation.evaluator_inputs import RLES_ATTACHED, columns_of
+from mmdet_droploss.evaluation.evaluator_inputs import DT_ARRAYS, RLES_ATTACHED, columns_of
 from mmdet_droploss.evaluation.faster_eval import SparseCOCOeval
-from mmdet_droploss.evaluation.result_records import (load_results_arrays, load_results_faster,
-                                                      records_to_arrays)
+from mmdet_droploss.evaluation.result_records import (drop_unlabelled, load_results_arrays,
+                                                      load_results_faster, records_to_arrays)
 
 
 @pytest.fixture(scope='module')
@@ -35,10 +36,10 @@ def _evaluators(lvis_like, iou_type, from_arrays, img_ids=None, cat_ids=None):
     for cls in (SparseCOCOeval, COCOeval_faster):
         gt = COCO(copy.deepcopy(gt_dict))
         arrays = records_to_arrays(records, all_cats, iou_type)
-        results = load_results_arrays(gt, arrays) if from_arrays else \
-            load_results_faster(gt, arrays.to_dicts())
-        if from_arrays and cls is COCOeval_faster:
-            results.createIndex()  # not built for ours: prepare_lvis reads columns
+        if from_arrays and cls is SparseCOCOeval:
+            results = load_results_arrays(gt, arrays)
+        else:  # the reference: result dicts, through the base class's _prepare
+            results = load_results_faster(gt, drop_unlabelled(gt, arrays.to_dicts()))
         evaluator = cls(gt, results, iou_type, lvis_style=True, print_function=lambda *_: None)
         p = evaluator.params
         p.maxDets = [300]
@@ -56,9 +57,9 @@ def _cells(evaluator):
         for img, row in zip(p.imgIds, dataset.get_instances(p.imgIds, p.catIds, True)):
             for cat, anns in zip(p.catIds, row):
                 if anns:
-                    cells[name, img, cat] = [(a['id'], a.get('ignore'), a.get('lvis_mark'),
-                                              a['rle']['counts'] if 'rle' in a else None)
-                                             for a in anns]
+                    cells[name, img, cat] = [(a['id'], a.get('score'), a['area'],
+                                              a.get('ignore'), a.get('lvis_mark'),
+                                              a.get('iscrowd', 0)) for a in anns]
     return cells
 
 
@@ -66,11 +67,23 @@ def _counts(value):
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _ious(evaluator, pairs):
+    """Each pair's IoU matrix as the evaluator computes it (from columns or ``computeIoU``)."""
+    inputs = getattr(evaluator, '_pair_inputs', None)
+    if inputs is None:
+        return [np.asarray(evaluator.computeIoU(img, cat)) for img, cat in pairs]
+    keys = inputs['pairs']
+    assert list(zip((keys // inputs['stride']).tolist(),
+                    (keys % inputs['stride']).tolist())) == pairs  # in evaluation order
+    return [np.asarray(v) for v in evaluator._column_ious(inputs)]
+
+
 @pytest.mark.parametrize('iou_type', ['bbox', 'segm'])
 @pytest.mark.parametrize('from_arrays', [True, False])
 def test_prepare_builds_the_state_of_faster_coco_eval(lvis_like, iou_type, from_arrays):
     ours, theirs = _evaluators(lvis_like, iou_type, from_arrays)
-    assert getattr(ours.cocoDt, RLES_ATTACHED, False) == (from_arrays and iou_type == 'segm')
+    assert (getattr(ours.cocoDt, DT_ARRAYS, None) is not None) == from_arrays
+    ours.params.maxDets = theirs.params.maxDets = [4]  # the per-pair cut of computeIoU binds
     ours._prepare()
     theirs._prepare()
     assert ours._nonempty_iou_pairs == theirs._nonempty_iou_pairs
@@ -78,13 +91,15 @@ def test_prepare_builds_the_state_of_faster_coco_eval(lvis_like, iou_type, from_
     assert ours.img_nel == theirs.img_nel and ours.freq_groups == theirs.freq_groups
     a, b = _cells(ours), _cells(theirs)
     assert a.keys() == b.keys()
-    for key in a:  # same annotations, order, flags and RLE counts
-        assert [x[:3] + (_counts(x[3]),) for x in a[key]] == \
-            [x[:3] + (_counts(x[3]),) for x in b[key]], key
-    marked = [x for key in a if key[0] == 'dt' for x in a[key] if x[2]]
-    assert marked and any(x[1] for key in a if key[0] == 'gt' for x in a[key])
-    for img, cat in sorted(ours._nonempty_iou_pairs):
-        assert np.array_equal(ours.computeIoU(img, cat), theirs.computeIoU(img, cat))
+    for key in a:  # same annotations, order and fields the core reads
+        assert a[key] == b[key], key
+    marked = [x for key in a if key[0] == 'dt' for x in a[key] if x[4]]
+    assert marked and any(x[3] for key in a if key[0] == 'gt' for x in a[key])
+    pairs = sorted(ours._nonempty_iou_pairs)
+    assert any(np.asarray(theirs.computeIoU(*pair)).shape[0] == 4 for pair in pairs)
+    for pair, mine, reference in zip(pairs, _ious(ours, pairs), _ious(theirs, pairs)):
+        assert mine.shape == reference.shape and np.array_equal(mine, reference), pair
+    assert any((v > 0).any() and (v < 1).any() for v in _ious(ours, pairs))
 
 
 @pytest.mark.parametrize('iou_type', ['bbox', 'segm'])
@@ -111,8 +126,9 @@ def test_ground_truth_rles_are_computed_once_and_columns_follow_the_annotations(
     img, cat = columns_of(gt)
     assert img.tolist() == [a['image_id'] for a in gt.dataset['annotations']]
     assert cat.tolist() == [a['category_id'] for a in gt.dataset['annotations']]
-    # detections loaded from arrays: their RLE is their segmentation, not a converted copy
-    assert all(d['rle'] is d['segmentation'] for d in ours.cocoDt.dataset['annotations'])
+    # detections loaded from arrays stay columns: no dict, no RLE dict per detection
+    assert ours.cocoDt.dataset['annotations'] is None
+    assert len(getattr(ours.cocoDt, DT_ARRAYS)[0]) == len(columns_of(ours.cocoDt)[0])
 
 
 def test_results_from_arrays_are_not_indexed_and_say_so(lvis_like):
@@ -123,3 +139,5 @@ def test_results_from_arrays_are_not_indexed_and_say_so(lvis_like):
                                 print_function=lambda *_: None)
     with pytest.raises(TypeError):  # the base class's _prepare: loud, not "no detections"
         evaluator._prepare()
+    with pytest.raises(TypeError):  # and so does a reader of the annotation list
+        results.createIndex()

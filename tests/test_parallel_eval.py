@@ -2,6 +2,7 @@
 the ``lvis`` package to 1e-4 (standard AP, AP-Fixed, AP-Pool; bbox and segm)."""
 import copy
 import json
+import pickle
 import re
 
 import numpy as np
@@ -164,6 +165,14 @@ def test_packed_masks_take_and_join_as_lists_do():
     joined = PackedRLE.concatenate([packed.take(np.arange(10)), PackedRLE.pack([]),
                                     packed.take(np.arange(10, 30))])
     assert joined.to_list() == as_str
+    # take only selects (a take of a take too); a pickle or compact() carries the bytes of
+    # the selected masks alone
+    taken = packed.take(np.arange(30)[::-1]).take(index)
+    assert taken.buffer is packed.buffer and len(taken) == 5
+    assert taken.to_list() == [as_str[29 - i] for i in index]
+    for compact in (pickle.loads(pickle.dumps(taken)), taken.compact(block=2)):
+        assert compact.index is None and compact.to_list() == taken.to_list()
+        assert compact.buffer.size == sum(len(as_str[29 - i]['counts']) for i in index)
 
 
 def test_bad_splits_and_nproc_are_named():

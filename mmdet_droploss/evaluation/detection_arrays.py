@@ -17,11 +17,16 @@ import numpy as np
 @dataclass
 class PackedRLE:
     """Compressed RLE masks: mask ``i`` has counts ``buffer[offsets[i]:offsets[i + 1]]``
-    (ASCII) and size ``sizes[i]`` (height, width)."""
+    (ASCII) and size ``sizes[i]`` (height, width). With ``index``, the masks are those
+    ``index`` selects among them: :meth:`take` only composes indices (evaluation takes
+    categories, chunks, the federated filter and the pairs' detections out of millions of
+    masks), and the bytes are copied where a compact buffer is needed (pickled for another
+    process, concatenated)."""
 
     buffer: np.ndarray  # (total,) uint8
-    offsets: np.ndarray  # (N + 1,) int64
-    sizes: np.ndarray  # (N, 2) int64
+    offsets: np.ndarray  # (M + 1,) int64
+    sizes: np.ndarray  # (M, 2) int64
+    index: Optional[np.ndarray] = None  # (N,) int64 into the M masks; None: all, in order
 
     @classmethod
     def pack(cls, rles: Sequence[dict]) -> 'PackedRLE':
@@ -36,33 +41,49 @@ class PackedRLE:
     def concatenate(cls, parts: Sequence['PackedRLE']) -> 'PackedRLE':
         if not parts:
             return cls.pack([])
+        parts = [p.compact() for p in parts]
         shifts = np.cumsum([0] + [p.offsets[-1] for p in parts[:-1]])
         offsets = [parts[0].offsets[:1]] + [p.offsets[1:] + s for p, s in zip(parts, shifts)]
         return cls(np.concatenate([p.buffer for p in parts]), np.concatenate(offsets),
                    np.concatenate([p.sizes for p in parts]))
 
     def __len__(self) -> int:
-        return len(self.sizes)
+        return len(self.sizes) if self.index is None else len(self.index)
+
+    def selected(self) -> np.ndarray:
+        """Which of the packed masks these are, in order."""
+        return np.arange(len(self.sizes)) if self.index is None else self.index
 
     def take(self, index: np.ndarray) -> 'PackedRLE':
-        index = np.asarray(index, np.int64)
-        lengths = np.diff(self.offsets)
+        """The masks ``index`` (any order, repeats allowed), without copying bytes."""
+        return PackedRLE(self.buffer, self.offsets, self.sizes,
+                         self.selected()[np.asarray(index, np.int64)])
+
+    def compact(self, block: int = 1 << 16) -> 'PackedRLE':
+        """The same masks in a buffer of their own (``index`` None)."""
+        if self.index is None:
+            return self
+        index, lengths = self.index, np.diff(self.offsets)
         offsets = np.concatenate([[0], np.cumsum(lengths[index])]).astype(np.int64)
-        if index.size < 2 or bool(np.all(np.diff(index) > 0)):  # increasing: a mask of bytes
-            keep = np.zeros(len(self), bool)
-            keep[index] = True
-            return PackedRLE(self.buffer[np.repeat(keep, lengths)], offsets, self.sizes[index])
-        # any order: the start of each taken mask plus the position within it
-        positions = np.repeat(self.offsets[index] - offsets[:-1], lengths[index]) + np.arange(
-            offsets[-1])
-        return PackedRLE(self.buffer[positions], offsets, self.sizes[index])
+        buffer = np.empty(int(offsets[-1]), np.uint8)
+        for first in range(0, index.size, block):  # positions for a block of masks at a time
+            part, out = index[first:first + block], offsets[first:first + block + 1]
+            positions = np.repeat(self.offsets[part] - out[:-1], lengths[part]) + np.arange(
+                out[0], out[-1])
+            buffer[out[0]:out[-1]] = self.buffer[positions]
+        return PackedRLE(buffer, offsets, self.sizes[index])
+
+    def __getstate__(self) -> dict:
+        """Pickled compact: another process receives these masks' bytes only."""
+        return dict(self.compact().__dict__)
 
     def to_list(self) -> List[dict]:
         """The masks as RLE dicts with ``str`` counts (what evaluators and JSON take)."""
-        text = self.buffer.tobytes().decode('ascii')
-        offsets = self.offsets.tolist()
-        return [dict(size=s, counts=text[a:b])
-                for s, a, b in zip(self.sizes.tolist(), offsets[:-1], offsets[1:])]
+        index = self.selected()
+        view = memoryview(self.buffer)
+        return [dict(size=s, counts=str(view[a:b], 'ascii')) for s, a, b in zip(
+            self.sizes[index].tolist(), self.offsets[index].tolist(),
+            self.offsets[index + 1].tolist())]
 
 
 Masks = Union[PackedRLE, Sequence[dict]]

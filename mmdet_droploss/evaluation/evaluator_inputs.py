@@ -24,6 +24,7 @@ class gives it, which is what the core's stable sorts see: the results are ident
 """
 from __future__ import annotations
 
+from collections import deque
 from typing import Dict, Tuple
 
 import numpy as np
@@ -31,6 +32,8 @@ import numpy as np
 COLUMNS = '_droploss_columns'  # (image_id, category_id) arrays of a COCO object's annotations
 RLES_ATTACHED = '_droploss_rles_attached'  # every annotation of the COCO object has its 'rle'
 IMAGE_SIZES = '_droploss_image_sizes'
+GT_COLUMNS = '_droploss_gt_columns'  # the ground truth's boxes and crowd flags as arrays
+DT_ARRAYS = '_droploss_arrays'  # results loaded from arrays: (DetectionArrays, areas)
 
 
 def set_columns(coco, img_ids: np.ndarray, cat_ids: np.ndarray) -> None:
@@ -41,6 +44,8 @@ def set_columns(coco, img_ids: np.ndarray, cat_ids: np.ndarray) -> None:
 def columns_of(coco) -> Tuple[np.ndarray, np.ndarray]:
     """(image ids, category ids) of ``coco.dataset['annotations']``, computed once."""
     columns = getattr(coco, COLUMNS, None)
+    if getattr(coco, DT_ARRAYS, None) is not None:
+        return columns  # results kept as columns: set when they were loaded
     anns = coco.dataset.get('annotations', [])
     if columns is None or len(columns[0]) != len(anns):
         set_columns(coco, np.fromiter((a['image_id'] for a in anns), np.int64, len(anns)),
@@ -76,9 +81,9 @@ def _selected(coco, keep_img: np.ndarray, keep_cat: np.ndarray):
     img, cat = columns_of(coco)
     mask = np.ones(img.size, bool)
     if keep_img.size:
-        mask &= np.isin(img, keep_img)
+        mask &= key_isin(img, keep_img)
     if keep_cat.size:
-        mask &= np.isin(cat, keep_cat)
+        mask &= key_isin(cat, keep_cat)
     index = np.flatnonzero(mask)
     return index, img[index], cat[index]
 
@@ -90,8 +95,32 @@ def _image_pairs(images: list, field: str) -> Tuple[np.ndarray, np.ndarray]:
     return np.repeat(np.asarray([img['id'] for img in images], np.int64), counts), cats
 
 
+def key_isin(keys: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """``np.isin`` for ``image * stride + category`` keys: a lookup table over their range
+    (tens of millions for LVIS, one byte each) instead of sorting both arrays."""
+    if among.size and keys.size and int(among.max()) - int(among.min()) < 2**28:
+        return np.isin(keys, among, kind='table')
+    return np.isin(keys, among)
+
+
+def gt_columns(gt) -> dict:
+    """The ground truth's boxes (x, y, w, h) and crowd flags as arrays, computed once."""
+    columns = getattr(gt, GT_COLUMNS, None)
+    anns = gt.dataset['annotations']
+    if columns is None or len(columns['crowd']) != len(anns):
+        columns = dict(boxes=np.asarray([a['bbox'] for a in anns], np.float64).reshape(-1, 4),
+                       crowd=np.fromiter((a.get('iscrowd', 0) for a in anns), bool, len(anns)))
+        setattr(gt, GT_COLUMNS, columns)
+    return columns
+
+
 def prepare_lvis(evaluator) -> None:
-    """``COCOeval._prepare`` for ``lvis_style`` bbox or segm evaluation with categories."""
+    """``COCOeval._prepare`` for ``lvis_style`` bbox or segm evaluation with categories.
+
+    Results loaded from arrays (``result_records.load_results_arrays``): the detection dicts
+    handed to the core are made here, for the evaluated detections only, with the fields the
+    core reads (``id``, ``score``, ``area``, ``lvis_mark``), and the evaluator gets
+    ``_pair_inputs`` from which ``faster_eval`` computes the pairs' IoUs (``pair_ious.py``)."""
     p = evaluator.params
     gt_coco, dt_coco = evaluator.cocoGt, evaluator.cocoDt
     evaluator.gt_dataset.clean()
@@ -109,27 +138,40 @@ def prepare_lvis(evaluator) -> None:
     gt_keys, dt_keys = gt_img * stride + gt_cat, dt_img * stride + dt_cat
     # federated rule: a detection counts where its category is annotated (among the evaluated
     # ground truth) or negative in its image
-    kept = np.flatnonzero(np.isin(dt_keys, np.concatenate([gt_keys, neg[0] * stride + neg[1]])))
-    marks = np.isin(dt_keys[kept], nel[0] * stride + nel[1])
+    kept = np.flatnonzero(key_isin(dt_keys, np.concatenate([gt_keys, neg[0] * stride + neg[1]])))
+    dt_index, dt_img, dt_cat, dt_keys = dt_index[kept], dt_img[kept], dt_cat[kept], dt_keys[kept]
+    marks = key_isin(dt_keys, nel[0] * stride + nel[1]).tolist()
 
-    gt_anns, dt_all = gt_coco.dataset['annotations'], dt_coco.dataset['annotations']
+    gt_anns = gt_coco.dataset['annotations']
     gts = [gt_anns[i] for i in gt_index.tolist()]
-    dts = [dt_all[i] for i in dt_index[kept].tolist()]
+    for ann in gts:
+        ann['ignore'] = int(ann.get('iscrowd', 0))  # iscrowd over a dataset's own flag
+    arrays = getattr(dt_coco, DT_ARRAYS, None)
+    if arrays is not None:
+        detections, area = arrays
+        dts = [{'id': k, 'score': s, 'area': a, 'lvis_mark': m} for k, s, a, m in zip(
+            (dt_index + 1).tolist(), detections.score[dt_index].tolist(),
+            area[dt_index].tolist(), marks)]
+    else:
+        dt_all = dt_coco.dataset['annotations']
+        dts = [dt_all[i] for i in dt_index.tolist()]
+        for ann, mark in zip(dts, marks):
+            ann['lvis_mark'] = mark
     if p.compute_rle:
         attach_gt_rles(gt_coco)
-        if not getattr(dt_coco, RLES_ATTACHED, False):
+        if arrays is None and not getattr(dt_coco, RLES_ATTACHED, False):
             _to_rles(dts, image_sizes(gt_coco))
-    append = evaluator.gt_dataset.append_ref
-    for ann, i, c in zip(gts, gt_img.tolist(), gt_cat.tolist()):
-        ann['ignore'] = int(ann.get('iscrowd', 0))  # iscrowd over a dataset's own flag
-        append(i, c, ann)
-    append = evaluator.dt_dataset.append_ref
-    for ann, i, c, mark in zip(dts, dt_img[kept].tolist(), dt_cat[kept].tolist(),
-                               marks.tolist()):
-        ann['lvis_mark'] = mark
-        append(i, c, ann)
-    both = np.intersect1d(gt_keys, dt_keys[kept])
+    # one C++ call per annotation, without a Python loop around it
+    deque(map(evaluator.gt_dataset.append_ref, gt_img.tolist(), gt_cat.tolist(), gts), 0)
+    deque(map(evaluator.dt_dataset.append_ref, dt_img.tolist(), dt_cat.tolist(), dts), 0)
+    touched = np.union1d(gt_keys, dt_keys)  # the cells with anything in them
+    evaluator._touched_cells = (touched // stride, touched % stride)
+    both = np.intersect1d(gt_keys, dt_keys)
     evaluator._nonempty_iou_pairs = set(zip((both // stride).tolist(), (both % stride).tolist()))
+    evaluator._pair_inputs = None if arrays is None else dict(
+        pairs=both, stride=stride, gt_index=gt_index, gt_keys=gt_keys, dt_index=dt_index,
+        dt_keys=dt_keys)
 
 
-__all__ = ['attach_gt_rles', 'columns_of', 'image_sizes', 'prepare_lvis', 'set_columns']
+__all__ = ['attach_gt_rles', 'columns_of', 'gt_columns', 'image_sizes', 'key_isin',
+           'prepare_lvis', 'set_columns']

@@ -27,7 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from faster_coco_eval import COCOeval_faster
 
-from .evaluator_inputs import prepare_lvis
+from .evaluator_inputs import DT_ARRAYS, gt_columns, prepare_lvis
+from .pair_ious import box_ious, grouped, mask_ious
 
 
 class SparseCOCOeval(COCOeval_faster):
@@ -58,32 +59,90 @@ class SparseCOCOeval(COCOeval_faster):
             return super().evaluate()
         from faster_coco_eval import faster_eval_api_cpp as core
 
-        img_index = {img: k for k, img in enumerate(p.imgIds)}
-        cat_index = {cat: k for k, cat in enumerate(p.catIds)}
-        pairs = sorted(pairs, key=lambda pair: (img_index[pair[0]], cat_index[pair[1]]))
-        values = self._pair_ious(pairs)
+        inputs = getattr(self, '_pair_inputs', None)
+        if inputs is not None:  # results kept as columns: IoUs from them, pairs in key order
+            keys, stride = inputs['pairs'], inputs['stride']
+            pairs = list(zip((keys // stride).tolist(), (keys % stride).tolist()))
+            values = self._column_ious(inputs)
+        else:
+            img_index = {img: k for k, img in enumerate(p.imgIds)}
+            cat_index = {cat: k for k, cat in enumerate(p.catIds)}
+            pairs = sorted(pairs, key=lambda pair: (img_index[pair[0]], cat_index[pair[1]]))
+            values = self._pair_ious(pairs)
         self.ious = dict(zip(pairs, values))  # the non-empty ones only
+        pairs_by_cat: dict = {}
+        for pair in pairs:
+            pairs_by_cat.setdefault(pair[1], []).append(pair)
         self._paramsEval = copy.deepcopy(p)
-        # the core's memory grows with images x categories: evaluate categories in chunks
-        chunk = max(1, self.max_pairs_per_chunk // max(1, len(p.imgIds)))
-        by_chunk: dict = {}
-        for (img, cat), value in self.ious.items():
-            k = cat_index[cat]
-            by_chunk.setdefault(k // chunk, []).append((img_index[img], k % chunk, value))
+        # the core keeps and walks state for every (image, category, area) cell it is given,
+        # empty or not (19,809 x 1,203 x 4 cells for LVIS v1 val): give it, per chunk of
+        # categories, only the images where they have ground truth or detections. An empty
+        # cell adds nothing to a category's precision or recall, and the images keep their
+        # order, so the numbers are the same.
         evals = []
-        for start in range(0, len(p.catIds), chunk):
-            cats = list(p.catIds[start:start + chunk])
+        for cats, imgs in self._cell_chunks():
+            row = {img: i for i, img in enumerate(imgs)}
+            col = {cat: k for k, cat in enumerate(cats)}
             empty: list = []
-            ious = [[empty] * len(cats) for _ in p.imgIds]
-            for i, k, value in by_chunk.pop(start // chunk, ()):
-                ious[i][k] = value
-            params = copy.copy(p)  # the core only reads it; its catIds replaced
-            params.catIds = cats
+            ious = [[empty] * len(cats) for _ in imgs]
+            for cat in cats:
+                for img, _ in pairs_by_cat.get(cat, ()):
+                    ious[row[img]][col[cat]] = self.ious[img, cat]
+            params = copy.copy(p)  # the core only reads it; its images and categories replaced
+            params.imgIds, params.catIds = imgs, cats
             evals.append(core.COCOevalEvaluateAccumulate(params, ious, self.gt_dataset,
-                                                         self.dt_dataset, p.imgIds, cats, True))
+                                                         self.dt_dataset, imgs, cats, True))
             del ious
         self.eval = evals[0] if len(evals) == 1 else _concatenate(evals, self._paramsEval)
         self.print_function(f'SparseCOCOeval.evaluate() done (t={time.time() - tic:0.2f}s).')
+
+    def _cell_chunks(self):
+        """(categories, images) per call of the core: consecutive categories, with the images
+        (in evaluation order) where any of them has ground truth or a detection. Categories
+        join a chunk while it stays within ``max_pairs_per_chunk`` cells and its cells are
+        mostly non-empty (at most twice the touched ones, or a few thousand)."""
+        p = self.params
+        img_ids, cat_ids = np.asarray(p.imgIds, np.int64), np.asarray(p.catIds, np.int64)
+        img_pos = np.searchsorted(img_ids, self._touched_cells[0])  # imgIds are sorted
+        cat_pos = np.searchsorted(cat_ids, self._touched_cells[1])
+        order = np.lexsort((img_pos, cat_pos))
+        img_pos, cat_pos = img_pos[order], cat_pos[order]
+        bounds = np.searchsorted(cat_pos, np.arange(cat_ids.size + 1))
+        first = 0
+        while first < cat_ids.size:
+            images = img_pos[bounds[first]:bounds[first + 1]]
+            touched, last = images.size, first + 1
+            while last < cat_ids.size:
+                more = img_pos[bounds[last]:bounds[last + 1]]
+                union = np.union1d(images, more)
+                cells = union.size * (last + 1 - first)
+                if cells > self.max_pairs_per_chunk or cells > max(2 * (touched + more.size),
+                                                                   4096):
+                    break
+                images, touched, last = union, touched + more.size, last + 1
+            # a chunk with nothing in it still needs one image for the core's arrays
+            yield (cat_ids[first:last].tolist(),
+                   img_ids[images].tolist() if images.size else img_ids[:1].tolist())
+            first = last
+
+    def _column_ious(self, inputs: dict) -> list:
+        """``computeIoU`` of every non-empty pair (in key order) from the columns of the
+        ground truth and of results loaded from arrays (``pair_ious.py``)."""
+        pairs = inputs['pairs']
+        detections, _ = getattr(self.cocoDt, DT_ARRAYS)
+        gt_at, gt_counts = grouped(inputs['gt_keys'], pairs)
+        dt_at, dt_counts = grouped(inputs['dt_keys'], pairs,
+                                   detections.score[inputs['dt_index']], self.params.maxDets[-1])
+        gt_index, dt_index = inputs['gt_index'][gt_at], inputs['dt_index'][dt_at]
+        gt = gt_columns(self.cocoGt)
+        crowd = gt['crowd'][gt_index]
+        if self.params.iouType == 'bbox':
+            return box_ious(detections.boxes[dt_index], gt['boxes'][gt_index], crowd,
+                            dt_counts, gt_counts)
+        anns = self.cocoGt.dataset['annotations']
+        return mask_ious(detections.masks.take(dt_index).to_list(),
+                         [anns[i]['rle'] for i in gt_index.tolist()], crowd, dt_counts,
+                         gt_counts, getattr(self, 'rle_iou_max_workers', 1))
 
     def _pair_ious(self, pairs: list) -> list:
         """``computeIoU`` of each pair, in order. Masks: in threads (the C++ RLE IoU releases

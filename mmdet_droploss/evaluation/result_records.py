@@ -62,6 +62,7 @@ def write_results(detections: List[dict], path: str) -> None:
 
 def _labelled(gt, img_ids: np.ndarray, cat_ids: np.ndarray) -> np.ndarray:
     """Whether each (image, category) is positive or negative in the ground truth."""
+    from .evaluator_inputs import key_isin
     keys = getattr(gt, '_labelled_pair_keys', None)
     if keys is None:
         stride = max(gt.getCatIds()) + 1
@@ -72,8 +73,8 @@ def _labelled(gt, img_ids: np.ndarray, cat_ids: np.ndarray) -> np.ndarray:
         keys = (stride, np.unique(np.asarray(pos + neg, dtype=np.int64)))
         gt._labelled_pair_keys = keys
     stride, labelled = keys
-    return np.isin(np.asarray(img_ids, np.int64) * stride + np.asarray(cat_ids, np.int64),
-                   labelled)
+    return key_isin(np.asarray(img_ids, np.int64) * stride + np.asarray(cat_ids, np.int64),
+                    labelled)
 
 
 def drop_unlabelled(gt, detections: List[dict]) -> List[dict]:
@@ -93,8 +94,8 @@ def drop_unlabelled(gt, detections: List[dict]) -> List[dict]:
 def _results_object(gt, annotations: List[dict], index: bool = True):
     """A results ``COCO`` object, as ``loadRes`` makes it. ``index=False``: its annotation
     index is not built (a Python pass over every result) but set to ``None``, so that only
-    ``evaluator_inputs.prepare_lvis``, which reads the annotation list and its columns, can
-    evaluate it; anything reading the index fails instead of seeing no results."""
+    ``evaluator_inputs.prepare_lvis``, which reads columns, can evaluate it; anything
+    reading the index fails instead of seeing no results."""
     from faster_coco_eval import COCO
     res = COCO()
     res.dataset['info'] = copy.deepcopy(gt.dataset.get('info', {}))
@@ -118,40 +119,29 @@ def _check_images(gt, img_ids: np.ndarray) -> None:
 
 
 def load_results_arrays(gt, arrays: DetectionArrays):
-    """``load_results_faster(gt, drop_unlabelled(gt, arrays.to_dicts()))`` in one pass: the
-    federated filter, areas and (for masks without a box) boxes computed on the arrays, then
-    each result dict built once with every field the evaluator reads. A mask's compressed RLE
-    is its ``rle`` too (the same dict), so that the evaluator converts no mask again
-    (``evaluator_inputs.prepare_lvis``); the results' image and category columns go with
-    them."""
+    """A results object for ``SparseCOCOeval`` that keeps the detections as columns: what
+    ``load_results_faster(gt, drop_unlabelled(gt, arrays.to_dicts()))`` holds, without a dict
+    per detection. The federated filter is applied and each detection's ``area`` computed
+    (the box's, as ``loadRes`` does, else the mask's); ids are 1, 2, ... in array order.
+    ``evaluator_inputs.prepare_lvis`` makes dicts for the evaluated detections only, and the
+    pairs' IoUs are computed from the columns (``pair_ious.py``). The results' annotation
+    list and index are ``None``: a reader of dicts fails instead of seeing no results."""
     from faster_coco_eval.core import mask as mask_utils
 
-    from .evaluator_inputs import RLES_ATTACHED, set_columns
+    from .evaluator_inputs import DT_ARRAYS, set_columns
     _check_images(gt, arrays.img_id)
     keep = _labelled(gt, arrays.img_id, arrays.cat_id)
     if not keep.all():
         arrays = arrays.take(np.flatnonzero(keep))
-    img, cat, score = arrays.img_id.tolist(), arrays.cat_id.tolist(), arrays.score.tolist()
-    ids = range(1, len(img) + 1)
     if arrays.boxes is not None:
-        area = (arrays.boxes[:, 2] * arrays.boxes[:, 3]).tolist()  # loadRes: the box's area
-        boxes = arrays.boxes.tolist()
-    rles = [] if arrays.masks is None else arrays.masks.to_list()
-    if arrays.boxes is None and rles:
-        area, boxes = mask_utils.area(rles).tolist(), mask_utils.toBbox(rles).tolist()
-    elif arrays.boxes is None:
-        area = boxes = []
-    if arrays.masks is None:
-        anns = [dict(image_id=i, bbox=b, score=s, category_id=c, area=a, id=k, iscrowd=0)
-                for i, b, s, c, a, k in zip(img, boxes, score, cat, area, ids)]
+        area = arrays.boxes[:, 2] * arrays.boxes[:, 3]  # loadRes: the box's area
+    elif arrays.masks is not None and len(arrays):
+        area = np.asarray(mask_utils.area(arrays.masks.to_list()), np.float64)
     else:
-        anns = [dict(image_id=i, bbox=b, score=s, category_id=c, segmentation=m, rle=m, area=a,
-                     id=k, iscrowd=0) for i, b, s, c, m, a, k in zip(img, boxes, score, cat,
-                                                                     rles, area, ids)]
-    results = _results_object(gt, anns, index=False)
+        area = np.zeros(len(arrays))
+    results = _results_object(gt, None, index=False)
     set_columns(results, arrays.img_id, arrays.cat_id)
-    if arrays.masks is not None:
-        setattr(results, RLES_ATTACHED, True)
+    setattr(results, DT_ARRAYS, (arrays, area))
     return results
 
 
