@@ -139,7 +139,7 @@ def test_metric_with_a_process_pool_reports_what_one_process_does(generated):
         results[nproc] = metric.evaluate(size=len(records))
         shares = metric.last_shares['segm']
         assert [s['where'] for s in shares] == (
-            ['this process'] if nproc == 1 else ['this process', 'worker 1', 'worker 2'])
+            ['this process'] if nproc == 1 else ['worker 0', 'worker 1', 'worker 2'])
         assert sum(s['categories'] for s in shares) == 1203
         assert all(s['seconds'] > 0 and s['peak_rss_gb'] > 0 for s in shares)
     same = lambda r: {k: 'nan' if np.isnan(v) else v for k, v in r.items()}

@@ -22,6 +22,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from .benchmark_process import (cpu_seconds, default_memory_limit_gb, peak_rss_gb,
                                 run_measured)
 from .benchmark_tables import FIXED, print_file_report, print_generated_report
+from .detection_arrays import packed
 from .fixed_ap import DEFAULT_DETS_PER_CLASS, evaluate_fixed, select_fixed
 from .lvis_backends import evaluate, ground_truth_ids, load_ground_truth
 from .lvis_metric import FastLVISMetric
@@ -142,6 +143,9 @@ def time_generated(worker_cmd: List[str], num_images: int, dets_per_image: int, 
         ann = osp.join(tmp, 'lvis_v1_like_val.json')
         with open(ann, 'w') as f:
             json.dump(gt, f)
+        for record in records:  # masks packed, as the metric keeps them (image_records.py)
+            if 'masks' in record:
+                record['masks'] = packed(record['masks'])
         with open(osp.join(tmp, 'records.pkl'), 'wb') as f:
             pickle.dump([(dict(img_id=r['img_id']), r) for r in records], f, protocol=5)
         num_dets = sum(len(r['scores']) for r in records)

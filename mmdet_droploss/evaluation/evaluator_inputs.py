@@ -24,7 +24,6 @@ class gives it, which is what the core's stable sorts see: the results are ident
 """
 from __future__ import annotations
 
-from collections import deque
 from typing import Dict, Tuple
 
 import numpy as np
@@ -114,6 +113,18 @@ def gt_columns(gt) -> dict:
     return columns
 
 
+def _fill(dataset, keys: np.ndarray, anns: list, stride: int) -> None:
+    """Load ``anns`` (sorted by their ``keys``, image * stride + category) into a C++ dataset,
+    one (image, category, annotations) entry per pair."""
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if keys.size else keys
+    bounds = np.r_[starts, keys.size].tolist()
+    first = keys[starts]
+    entries = [(img, cat, anns[a:b]) for img, cat, a, b in zip(
+        (first // stride).astype(np.float64).tolist(),
+        (first % stride).astype(np.float64).tolist(), bounds[:-1], bounds[1:])]
+    dataset.load_tuple((len(entries), entries))
+
+
 def prepare_lvis(evaluator) -> None:
     """``COCOeval._prepare`` for ``lvis_style`` bbox or segm evaluation with categories.
 
@@ -140,30 +151,33 @@ def prepare_lvis(evaluator) -> None:
     # ground truth) or negative in its image
     kept = np.flatnonzero(key_isin(dt_keys, np.concatenate([gt_keys, neg[0] * stride + neg[1]])))
     dt_index, dt_img, dt_cat, dt_keys = dt_index[kept], dt_img[kept], dt_cat[kept], dt_keys[kept]
-    marks = key_isin(dt_keys, nel[0] * stride + nel[1]).tolist()
+    marks = key_isin(dt_keys, nel[0] * stride + nel[1])
 
+    # each dataset is filled pair by pair (load_tuple, what unpickling it does: one C++ call
+    # per pair instead of one append_ref per annotation), annotations in dataset order
+    gt_order, dt_order = np.argsort(gt_keys, kind='stable'), np.argsort(dt_keys, kind='stable')
     gt_anns = gt_coco.dataset['annotations']
-    gts = [gt_anns[i] for i in gt_index.tolist()]
+    gts = [gt_anns[i] for i in gt_index[gt_order].tolist()]
     for ann in gts:
         ann['ignore'] = int(ann.get('iscrowd', 0))  # iscrowd over a dataset's own flag
     arrays = getattr(dt_coco, DT_ARRAYS, None)
     if arrays is not None:
         detections, area = arrays
+        rows = dt_index[dt_order]
         dts = [{'id': k, 'score': s, 'area': a, 'lvis_mark': m} for k, s, a, m in zip(
-            (dt_index + 1).tolist(), detections.score[dt_index].tolist(),
-            area[dt_index].tolist(), marks)]
+            (rows + 1).tolist(), detections.score[rows].tolist(), area[rows].tolist(),
+            marks[dt_order].tolist())]
     else:
         dt_all = dt_coco.dataset['annotations']
-        dts = [dt_all[i] for i in dt_index.tolist()]
-        for ann, mark in zip(dts, marks):
+        dts = [dt_all[i] for i in dt_index[dt_order].tolist()]
+        for ann, mark in zip(dts, marks[dt_order].tolist()):
             ann['lvis_mark'] = mark
     if p.compute_rle:
         attach_gt_rles(gt_coco)
         if arrays is None and not getattr(dt_coco, RLES_ATTACHED, False):
             _to_rles(dts, image_sizes(gt_coco))
-    # one C++ call per annotation, without a Python loop around it
-    deque(map(evaluator.gt_dataset.append_ref, gt_img.tolist(), gt_cat.tolist(), gts), 0)
-    deque(map(evaluator.dt_dataset.append_ref, dt_img.tolist(), dt_cat.tolist(), dts), 0)
+    _fill(evaluator.gt_dataset, gt_keys[gt_order], gts, stride)
+    _fill(evaluator.dt_dataset, dt_keys[dt_order], dts, stride)
     touched = np.union1d(gt_keys, dt_keys)  # the cells with anything in them
     evaluator._touched_cells = (touched // stride, touched % stride)
     both = np.intersect1d(gt_keys, dt_keys)

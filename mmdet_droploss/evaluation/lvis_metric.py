@@ -16,7 +16,9 @@ share: each process collects its predictions in :meth:`process`, mmengine gather
 rank 0, which alone loads the ground truth (lazily, at the first evaluation), applies the
 per-image cap, hands each rank the detections and ground truth of its categories
 (``parallel.py``), merges the shares' results and sends the metrics to every rank. In one
-process, ``nproc=N`` evaluates the shares in this process and N - 1 worker processes.
+process, ``nproc=N`` evaluates the shares in N worker processes, which read the annotation
+file themselves when they start (while the model runs); this process makes the tasks and
+merges.
 
 The pieces: the arguments are checked in ``metric_options.py``, each image's record is made
 and cut in ``image_records.py``, and the result keys come from ``metric_results.py``.
@@ -68,7 +70,7 @@ class FastLVISMetric(LVISMetric):
         nproc (int, optional): How many processes evaluate (each a share of the categories;
             the numbers do not depend on it). Default: every rank in a distributed run (at
             most that many there), one process otherwise; ``N > 1`` in one process starts
-            ``N - 1`` worker processes. Memory per process: ``docs/evaluation.md``.
+            ``N`` worker processes. Memory per process: ``docs/evaluation.md``.
         collect_device, prefix, backend_args: as mmdet's ``LVISMetric``.
     """
 
@@ -143,7 +145,7 @@ class FastLVISMetric(LVISMetric):
 
     def evaluate(self, size: int) -> dict:
         """Gather the per-class budgets of every process, then evaluate: on every rank of a
-        distributed run (each a share), else in this process (and ``nproc - 1`` workers)."""
+        distributed run (each a share), else in this process (or ``nproc`` workers)."""
         if self._budgets:
             self.gather_budgets()
         runner = self._make_runner()
@@ -160,7 +162,8 @@ class FastLVISMetric(LVISMetric):
             self._merged, self._runner = {}, None
 
     def _make_runner(self):
-        runner = runner_for(self.nproc, self.collect_device, getattr(self, 'collect_dir', None))
+        runner = runner_for(self.nproc, self.collect_device, getattr(self, 'collect_dir', None),
+                            self.ann_file)
         if isinstance(runner, ProcessPool):  # kept for every later evaluation
             self._pool = self._pool or runner
             self._pool.start(wait=False)
@@ -168,7 +171,7 @@ class FastLVISMetric(LVISMetric):
         return runner
 
     def start_workers(self, wait: bool = True) -> None:
-        """Start the ``nproc - 1`` worker processes of a single-process run now (the first
+        """Start the ``nproc`` worker processes of a single-process run now (the first
         result does it, so that they start while the model runs); they serve every later
         evaluation. Nothing to do in a distributed run or with one process."""
         self._workers_started = True
@@ -250,7 +253,8 @@ class FastLVISMetric(LVISMetric):
                                        minlength=len(self.cat_ids))
         shares = split_categories(self.cat_ids, weights, runner.num_shares)
         tasks = make_tasks(iou_type, self.backend, self._ground_truth.dataset, detections,
-                           budget, shares, self.fixed_ap, self.pooled_ap)
+                           budget, shares, self.fixed_ap, self.pooled_ap,
+                           ann_file=runner.ann_file)
         prepared = time.perf_counter()
         results = runner.run(tasks)
         del tasks

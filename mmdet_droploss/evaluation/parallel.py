@@ -2,9 +2,11 @@
 
 - :class:`InProcess`: every share here, one after the other (one share: the single-process
   evaluation).
-- :class:`ProcessPool`: ``nproc`` processes, this one and ``nproc - 1`` workers started by a
-  ``forkserver`` (fresh processes: they inherit none of this process's memory, so each one's
-  peak RSS is its own; the server imports the evaluation code once for all of them).
+- :class:`ProcessPool`: ``nproc`` worker processes started by a ``forkserver`` (fresh
+  processes: they inherit none of this process's memory, so each one's peak RSS is its own;
+  the server imports the evaluation code once for all of them), a share each, while this
+  process, which made the tasks, waits to merge them. Each worker reads the annotation file
+  once when it starts (while the model runs), so a task carries only its detections.
 - :class:`Distributed`: the ranks of a ``torch.distributed`` run. Rank 0 holds the gathered
   results and makes the tasks; rank ``r < num_shares`` evaluates share ``r``; the shares
   travel as pickles through a directory every rank can read (as mmengine's CPU collection
@@ -24,11 +26,13 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 from typing import List, Optional, Sequence
 
-from .shares import ShareResult, ShareTask, evaluate_share
+from .shares import ShareResult, ShareTask, evaluate_share, ground_truth_dataset
 
 
 class InProcess:
     """Evaluate every share in this process."""
+
+    ann_file: Optional[str] = None  # where the evaluating processes read the ground truth
 
     def __init__(self, num_shares: int = 1) -> None:
         self.num_shares = num_shares
@@ -44,14 +48,16 @@ class InProcess:
 
 
 class ProcessPool(InProcess):
-    """Share 0 in this process, the others in ``nproc - 1`` worker processes. Starting the
-    workers (a fresh interpreter importing torch and mmdet) takes seconds: :meth:`start` them
-    early, e.g. while the model runs; they stay up until :meth:`close`."""
+    """Share ``k`` in worker process ``k`` of ``nproc``. Starting the workers (a fresh
+    interpreter importing torch and mmdet, then reading ``ann_file``, a local LVIS annotation
+    file, if given) takes seconds: :meth:`start` them early, e.g. while the model runs; they
+    stay up until :meth:`close`. Without ``ann_file`` each task carries its ground truth."""
 
-    def __init__(self, nproc: int) -> None:
+    def __init__(self, nproc: int, ann_file: Optional[str] = None) -> None:
         if nproc < 2:
             raise ValueError(f'A process pool needs nproc >= 2, got {nproc}.')
         super().__init__(nproc)
+        self.ann_file = ann_file
         self._executor: Optional[ProcessPoolExecutor] = None
         self._warmup: list = []
 
@@ -60,22 +66,34 @@ class ProcessPool(InProcess):
         if self._executor is None:
             context = multiprocessing.get_context('forkserver')
             context.set_forkserver_preload([__name__])
-            self._executor = ProcessPoolExecutor(self.num_shares - 1, mp_context=context)
-            # one call per worker, each long enough that no worker takes two
-            self._warmup = [self._executor.submit(_started, 0.5)
-                            for _ in range(self.num_shares - 1)]
+            self._executor = ProcessPoolExecutor(self.num_shares, mp_context=context)
+            # one call per worker, each long enough that no worker takes two (a worker that
+            # took none reads the annotation file with its first task)
+            self._warmup = [self._executor.submit(_started, 0.5, self.ann_file)
+                            for _ in range(self.num_shares)]
         if wait:
             for future in self._warmup:
                 future.result()
 
     def run(self, tasks: Sequence[ShareTask]) -> List[ShareResult]:
+        """Each task goes as a pickle file in shared memory (``/dev/shm`` where there is one):
+        written here and read by its worker, it costs less than the pipe the executor would
+        send it through, and a worker starts as soon as its own file is written."""
         self.start(wait=False)
-        futures = [self._executor.submit(evaluate_share, t) for t in tasks[1:]]
-        own = evaluate_share(tasks[0])
-        return [own] + [f.result() for f in futures]
+        folder = tempfile.mkdtemp(prefix='lvis_shares_', dir=_SHARED_MEMORY)
+        try:
+            futures = []
+            for task in tasks:
+                path = os.path.join(folder, f'task_{task.index}.pkl')
+                with open(path, 'wb') as f:
+                    pickle.dump(task, f, protocol=pickle.HIGHEST_PROTOCOL)
+                futures.append(self._executor.submit(_evaluate_file, path))
+            return [f.result() for f in futures]
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def where(self, index: int) -> str:
-        return 'this process' if index == 0 else f'worker {index}'
+        return f'worker {index}'
 
     def close(self, failed: bool = False) -> None:
         if self._executor is not None:
@@ -83,8 +101,22 @@ class ProcessPool(InProcess):
             self._executor = None
 
 
-def _started(seconds: float) -> int:
-    time.sleep(seconds)
+_SHARED_MEMORY = '/dev/shm' if os.path.isdir('/dev/shm') else None
+
+
+def _evaluate_file(path: str) -> ShareResult:
+    """A pool worker: the share pickled at ``path`` (removed once read), evaluated."""
+    with open(path, 'rb') as f:
+        task = pickle.load(f)
+    os.remove(path)
+    return evaluate_share(task)
+
+
+def _started(seconds: float, ann_file: Optional[str] = None) -> int:
+    start = time.perf_counter()
+    if ann_file is not None:
+        ground_truth_dataset(ann_file)
+    time.sleep(max(0.0, seconds - (time.perf_counter() - start)))
     return os.getpid()
 
 
@@ -126,16 +158,19 @@ class Distributed(InProcess):
 
 
 def runner_for(nproc: Optional[int], collect_device: str = 'cpu',
-               collect_dir: Optional[str] = None):
+               collect_dir: Optional[str] = None, ann_file: Optional[str] = None):
     """Who evaluates: in a distributed run, the first ``nproc`` ranks (default all); in one
-    process, a pool of ``nproc`` processes (default 1: this one)."""
+    process, a pool of ``nproc`` worker processes (default 1: this process), which read the
+    ground truth from ``ann_file`` when it is a local file."""
     from mmengine.dist import get_world_size, is_distributed
     world = get_world_size() if is_distributed() else 1
     if world > 1:
         shares = min(nproc or world, world)
         return Distributed(shares, collect_device == 'cpu', collect_dir) if shares > 1 \
             else InProcess(1)
-    return ProcessPool(nproc) if (nproc or 1) > 1 else InProcess(1)
+    if (nproc or 1) == 1:
+        return InProcess(1)
+    return ProcessPool(nproc, ann_file if ann_file and os.path.isfile(ann_file) else None)
 
 
 def evaluate_on_every_rank(metric, size: int, runner: Distributed) -> dict:

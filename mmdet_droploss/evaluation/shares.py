@@ -20,11 +20,12 @@ metric goes through here, so N shares give bit-identical arrays to 1.
 from __future__ import annotations
 
 import gc
+import json
 import os
 import resource
 import time
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -44,12 +45,20 @@ class ShareTask:
     iou_type: str
     backend: str
     cat_ids: List[int]  # this share's categories
-    gt_dataset: dict  # every image and category; the annotations of ``cat_ids``
+    # every image and category; the annotations of ``cat_ids`` (None: ``ann_file``'s)
+    gt_dataset: Optional[dict]
     standard: Optional[DetectionArrays]  # the per-image cap applied over all categories
     fixed: Optional[DetectionArrays]  # the per-class budget (AP-Fixed and AP-Pool)
     fixed_ap: bool = False
     pooled_ap: bool = False
     chunk_detections: int = CHUNK_DETECTIONS
+    ann_file: Optional[str] = None  # read by the evaluating process when gt_dataset is None
+
+    def ground_truth(self) -> dict:
+        """The share's ground truth: ``gt_dataset``, or its categories' of ``ann_file``."""
+        if self.gt_dataset is not None:
+            return self.gt_dataset
+        return subset_dataset(ground_truth_dataset(self.ann_file), self.cat_ids)
 
     def num_detections(self) -> int:
         return sum(len(a) for a in (self.standard, self.fixed) if a is not None)
@@ -86,6 +95,18 @@ def split_categories(cat_ids: Sequence[int], weights: Sequence[float],
     return [sorted(s) for s in shares]
 
 
+_DATASETS: Dict[str, dict] = {}  # annotation file -> its dataset, read once per process
+
+
+def ground_truth_dataset(ann_file: str) -> dict:
+    """The LVIS-format dataset of a local annotation file, read once by this process (a pool
+    worker reads it when it starts)."""
+    if ann_file not in _DATASETS:
+        with open(ann_file) as f:
+            _DATASETS[ann_file] = json.load(f)
+    return _DATASETS[ann_file]
+
+
 def subset_dataset(gt_dataset: dict, cat_ids: Sequence[int]) -> dict:
     """``gt_dataset`` with the annotations of ``cat_ids`` only (images, categories shared)."""
     anns = gt_dataset['annotations']
@@ -97,10 +118,11 @@ def subset_dataset(gt_dataset: dict, cat_ids: Sequence[int]) -> dict:
 def make_tasks(iou_type: str, backend: str, gt_dataset: dict,
                standard: Optional[DetectionArrays], fixed: Optional[DetectionArrays],
                shares: Sequence[Sequence[int]], fixed_ap: bool = False,
-               pooled_ap: bool = False,
-               chunk_detections: int = CHUNK_DETECTIONS) -> List[ShareTask]:
+               pooled_ap: bool = False, chunk_detections: int = CHUNK_DETECTIONS,
+               ann_file: Optional[str] = None) -> List[ShareTask]:
     """One task per share of categories; ``standard`` is cut to each image's 300 best here,
-    over all categories, before it is split."""
+    over all categories, before it is split. With ``ann_file`` (the file ``gt_dataset`` was
+    read from, local to the evaluating processes) the tasks carry no ground truth."""
     from .lvis_backends import top_per_image
     if standard is not None:
         standard = standard.take(top_per_image(standard.img_id, standard.score,
@@ -109,8 +131,9 @@ def make_tasks(iou_type: str, backend: str, gt_dataset: dict,
     for index, cats in enumerate(shares):
         pick = lambda a: None if a is None else a.of_categories(cats)
         tasks.append(ShareTask(index, iou_type, backend, sorted(cats),
-                               subset_dataset(gt_dataset, cats), pick(standard), pick(fixed),
-                               fixed_ap, pooled_ap, chunk_detections))
+                               None if ann_file else subset_dataset(gt_dataset, cats),
+                               pick(standard), pick(fixed), fixed_ap, pooled_ap,
+                               chunk_detections, ann_file))
     return tasks
 
 
@@ -151,8 +174,9 @@ def evaluate_share(task: ShareTask) -> ShareResult:
 
 
 def _evaluate_chunks(task: ShareTask, result: ShareResult) -> None:
-    gt = ground_truth_from_dataset(task.gt_dataset, task.backend)
-    img_ids = [img['id'] for img in task.gt_dataset['images']]
+    dataset = task.ground_truth()
+    gt = ground_truth_from_dataset(dataset, task.backend)
+    img_ids = [img['id'] for img in dataset['images']]
     standard, fixed, pools = [], [], []
     for cats in _chunks(task):
         if task.standard is not None:
@@ -162,7 +186,7 @@ def _evaluate_chunks(task: ShareTask, result: ShareResult) -> None:
         if task.fixed is not None and (task.fixed_ap or task.pooled_ap):
             selected = task.fixed.of_categories(cats)
             if task.pooled_ap:
-                pools.append(pool_records(subset_dataset(task.gt_dataset, cats),
+                pools.append(pool_records(subset_dataset(dataset, cats),
                                           selected.to_dicts(), task.iou_type, task.backend))
             if task.fixed_ap:
                 outcome = accumulate(gt, selected, task.iou_type, img_ids, task.backend, -1,
