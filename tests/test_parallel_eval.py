@@ -173,6 +173,8 @@ def test_packed_masks_take_and_join_as_lists_do():
     for compact in (pickle.loads(pickle.dumps(taken)), taken.compact(block=2)):
         assert compact.index is None and compact.to_list() == taken.to_list()
         assert compact.buffer.size == sum(len(as_str[29 - i]['counts']) for i in index)
+    increasing = packed.take(np.array([1, 4, 7, 28])).compact()  # a share's: in order
+    assert increasing.to_list() == [as_str[i] for i in (1, 4, 7, 28)]
 
 
 def test_bad_splits_and_nproc_are_named():

@@ -8,8 +8,10 @@ mask). Result dicts are built from them only where an evaluator needs them.
 """
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -65,6 +67,11 @@ class PackedRLE:
             return self
         index, lengths = self.index, np.diff(self.offsets)
         offsets = np.concatenate([[0], np.cumsum(lengths[index])]).astype(np.int64)
+        if index.size < 2 or bool(np.all(np.diff(index) > 0)):
+            # increasing (a share's, a chunk's masks): one pass of a byte mask over the buffer
+            keep = np.zeros(len(self.sizes), bool)
+            keep[index] = True
+            return PackedRLE(self.buffer[np.repeat(keep, lengths)], offsets, self.sizes[index])
         buffer = np.empty(int(offsets[-1]), np.uint8)
         for first in range(0, index.size, block):  # positions for a block of masks at a time
             part, out = index[first:first + block], offsets[first:first + block + 1]
@@ -74,8 +81,20 @@ class PackedRLE:
         return PackedRLE(buffer, offsets, self.sizes[index])
 
     def __getstate__(self) -> dict:
-        """Pickled compact: another process receives these masks' bytes only."""
-        return dict(self.compact().__dict__)
+        """Pickled compact (another process receives these masks' bytes only), or, inside
+        :func:`shared_buffers`, as the name of the file that holds the whole buffer."""
+        path = _SHARED_FILES.get(id(self.buffer))
+        if path is None or self.index is None:
+            return dict(self.compact().__dict__)
+        return dict(buffer_file=path, buffer_size=self.buffer.size, offsets=self.offsets,
+                    sizes=self.sizes, index=self.index)
+
+    def __setstate__(self, state: dict) -> None:
+        if 'buffer_file' in state:
+            state = dict(state)
+            state['buffer'] = np.memmap(state.pop('buffer_file'), np.uint8, 'r',
+                                        shape=(state.pop('buffer_size'),))
+        self.__dict__.update(state)
 
     def to_list(self) -> List[dict]:
         """The masks as RLE dicts with ``str`` counts (what evaluators and JSON take)."""
@@ -84,6 +103,27 @@ class PackedRLE:
         return [dict(size=s, counts=str(view[a:b], 'ascii')) for s, a, b in zip(
             self.sizes[index].tolist(), self.offsets[index].tolist(),
             self.offsets[index + 1].tolist())]
+
+
+_SHARED_FILES: Dict[int, str] = {}  # id of a buffer -> the file it is written to
+
+
+@contextmanager
+def shared_buffers(buffers: Sequence[np.ndarray], folder: str):
+    """While open, masks that select from one of ``buffers`` pickle as a selection from a
+    file in ``folder`` that holds the buffer (written once here), which the receiving process
+    maps read-only: a pool's tasks carry no copy of their masks' bytes."""
+    written = []
+    try:
+        for k, buffer in enumerate({id(b): b for b in buffers}.values()):
+            path = os.path.join(folder, f'masks_{k}.bin')
+            buffer.tofile(path)
+            _SHARED_FILES[id(buffer)] = path
+            written.append(id(buffer))
+        yield
+    finally:
+        for key in written:
+            _SHARED_FILES.pop(key, None)
 
 
 Masks = Union[PackedRLE, Sequence[dict]]
@@ -133,4 +173,4 @@ class DetectionArrays:
                                          self.masks.to_list())]
 
 
-__all__ = ['DetectionArrays', 'Masks', 'PackedRLE', 'packed']
+__all__ = ['DetectionArrays', 'Masks', 'PackedRLE', 'packed', 'shared_buffers']

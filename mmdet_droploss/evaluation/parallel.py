@@ -26,6 +26,7 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 from typing import List, Optional, Sequence
 
+from .detection_arrays import shared_buffers
 from .shares import ShareResult, ShareTask, evaluate_share, ground_truth_dataset
 
 
@@ -78,16 +79,20 @@ class ProcessPool(InProcess):
     def run(self, tasks: Sequence[ShareTask]) -> List[ShareResult]:
         """Each task goes as a pickle file in shared memory (``/dev/shm`` where there is one):
         written here and read by its worker, it costs less than the pipe the executor would
-        send it through, and a worker starts as soon as its own file is written."""
+        send it through, and a worker starts as soon as its own file is written. The masks'
+        bytes are written once, in a file every worker maps, instead of a copy per task."""
         self.start(wait=False)
         folder = tempfile.mkdtemp(prefix='lvis_shares_', dir=_SHARED_MEMORY)
+        buffers = [a.masks.buffer for t in tasks for a in (t.standard, t.fixed)
+                   if a is not None and a.masks is not None and a.masks.index is not None]
         try:
             futures = []
-            for task in tasks:
-                path = os.path.join(folder, f'task_{task.index}.pkl')
-                with open(path, 'wb') as f:
-                    pickle.dump(task, f, protocol=pickle.HIGHEST_PROTOCOL)
-                futures.append(self._executor.submit(_evaluate_file, path))
+            with shared_buffers(buffers, folder):
+                for task in tasks:
+                    path = os.path.join(folder, f'task_{task.index}.pkl')
+                    with open(path, 'wb') as f:
+                        pickle.dump(task, f, protocol=pickle.HIGHEST_PROTOCOL)
+                    futures.append(self._executor.submit(_evaluate_file, path))
             return [f.result() for f in futures]
         finally:
             shutil.rmtree(folder, ignore_errors=True)
