@@ -6,14 +6,16 @@ x 1,203 categories = 23.8 million pairs, almost all empty, so this Python loop c
 and memory than the evaluation itself. :class:`SparseCOCOeval` computes IoUs only for the
 pairs that have both ground truth and detections (which the base class already finds in
 ``_prepare``) and fills the rest of the nested list the core expects with one shared empty
-entry. The core itself keeps state for every (image, category, area) cell (about 1 GB per
-million (image, category) pairs), so categories are handed to it in chunks and the per-category
-precision and recall joined: AP is per category and the per-image cap is applied before, so
-the numbers are the same.
+entry. The core itself keeps and walks state for every (image, category, area) cell it is
+given (about 1 GB per million (image, category) pairs), so it is given chunks of categories,
+each with only the images where one of them has ground truth or a detection, and the
+per-category precision and recall are joined: AP is per category, the per-image cap is applied
+before and an empty cell adds nothing, so the numbers are the same.
 
 What the core reads (the ground truth and detections of the evaluated images and categories,
-the federated rules, the non-empty pairs, mask RLEs) is prepared from numpy columns
-(``evaluator_inputs.prepare_lvis``) instead of the base class's Python per annotation.
+the federated rules, the non-empty pairs) is prepared from numpy columns
+(``evaluator_inputs.prepare_lvis``) instead of the base class's Python per annotation; for
+results loaded from arrays the pairs' IoUs come from the columns too (``pair_ious.py``).
 
 With another faster-coco-eval (no ``_nonempty_iou_pairs``) it runs the base class's evaluate.
 """
@@ -33,7 +35,7 @@ from .pair_ious import box_ious, grouped, mask_ious
 
 class SparseCOCOeval(COCOeval_faster):
     """``COCOeval_faster`` whose ``evaluate`` touches only non-empty (image, category) pairs
-    and hands the C++ core at most ``max_pairs_per_chunk`` (image, category) pairs at a time."""
+    and hands the C++ core at most ``max_pairs_per_chunk`` (image, category) cells at a time."""
 
     max_pairs_per_chunk = 500_000  # about 0.5 GB of the core's per-cell state
 
