@@ -11,7 +11,7 @@ import pytest
 import mmdet_droploss  # noqa: F401  (registers the metric, applies the lvis numpy fix)
 from mmdet_droploss.evaluation import FastLVISMetric, PerClassTopK, load_ground_truth
 from mmdet_droploss.evaluation.benchmark_data import generate_lvis_like
-from mmdet_droploss.evaluation.detection_arrays import PackedRLE
+from mmdet_droploss.evaluation.detection_arrays import PackedRLE, shared_buffers
 from mmdet_droploss.evaluation.lvis_backends import category_frequencies, ground_truth_ids
 from mmdet_droploss.evaluation.lvis_summary import summarize
 from mmdet_droploss.evaluation.parallel import InProcess
@@ -175,6 +175,24 @@ def test_packed_masks_take_and_join_as_lists_do():
         assert compact.buffer.size == sum(len(as_str[29 - i]['counts']) for i in index)
     increasing = packed.take(np.array([1, 4, 7, 28])).compact()  # a share's: in order
     assert increasing.to_list() == [as_str[i] for i in (1, 4, 7, 28)]
+
+
+def test_masks_of_a_pool_task_travel_as_a_mapped_file(tmp_path):
+    rles = [dict(size=[9, 9], counts=f'{k}ab{"c" * k}') for k in range(12)]
+    packed = PackedRLE.pack(rles)
+    taken = packed.take(np.array([7, 2, 11]))
+    with shared_buffers([packed.buffer, packed.buffer], str(tmp_path)):
+        state = pickle.dumps(taken)
+        # names the file, not the bytes
+        assert b'masks_0.bin' in state and b'c' * 11 not in state
+    written = list(tmp_path.iterdir())
+    assert len(written) == 1 and written[0].read_bytes() == packed.buffer.tobytes()
+    received = pickle.loads(state)
+    assert isinstance(received.buffer, np.memmap)
+    assert received.to_list() == [rles[i] for i in (7, 2, 11)]
+    assert received.compact().to_list() == [rles[i] for i in (7, 2, 11)]
+    outside = pickle.loads(pickle.dumps(taken))  # after the pool's run: compact again
+    assert outside.index is None and outside.to_list() == [rles[i] for i in (7, 2, 11)]
 
 
 def test_bad_splits_and_nproc_are_named():
