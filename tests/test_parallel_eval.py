@@ -14,7 +14,7 @@ from mmdet_droploss.evaluation.benchmark_data import generate_lvis_like
 from mmdet_droploss.evaluation.detection_arrays import PackedRLE, shared_buffers
 from mmdet_droploss.evaluation.lvis_backends import category_frequencies, ground_truth_ids
 from mmdet_droploss.evaluation.lvis_summary import summarize
-from mmdet_droploss.evaluation.parallel import InProcess
+from mmdet_droploss.evaluation.parallel import InProcess, _exchange_dir
 from mmdet_droploss.evaluation.pooled_ap import pooled_ap
 from mmdet_droploss.evaluation.result_records import records_to_arrays, records_to_detections
 from mmdet_droploss.evaluation.shares import make_tasks, merge, split_categories
@@ -193,6 +193,9 @@ def test_masks_of_a_pool_task_travel_as_a_mapped_file(tmp_path):
     assert received.compact().to_list() == [rles[i] for i in (7, 2, 11)]
     outside = pickle.loads(pickle.dumps(taken))  # after the pool's run: compact again
     assert outside.index is None and outside.to_list() == [rles[i] for i in (7, 2, 11)]
+    # the exchange goes to the system's temporary directory where /dev/shm has no room
+    assert _exchange_dir(10 ** 18) is None
+    assert _exchange_dir(1) in ('/dev/shm', None)
 
 
 def test_bad_splits_and_nproc_are_named():

@@ -147,6 +147,15 @@ class DetectionArrays:
     def __len__(self) -> int:
         return len(self.cat_id)
 
+    def nbytes(self) -> int:
+        """About what these detections take pickled (selected masks' bytes included)."""
+        size = self.img_id.nbytes + self.cat_id.nbytes + self.score.nbytes
+        size += 0 if self.boxes is None else self.boxes.nbytes
+        if self.masks is not None:
+            lengths = np.diff(self.masks.offsets)
+            size += int(lengths[self.masks.selected()].sum()) + self.masks.sizes.nbytes
+        return size
+
     def take(self, index: np.ndarray) -> 'DetectionArrays':
         if len(index) == len(self) and bool(np.all(np.diff(index) > 0)):
             return self  # all of them, in order

@@ -82,9 +82,11 @@ class ProcessPool(InProcess):
         send it through, and a worker starts as soon as its own file is written. The masks'
         bytes are written once, in a file every worker maps, instead of a copy per task."""
         self.start(wait=False)
-        folder = tempfile.mkdtemp(prefix='lvis_shares_', dir=_SHARED_MEMORY)
         buffers = [a.masks.buffer for t in tasks for a in (t.standard, t.fixed)
                    if a is not None and a.masks is not None and a.masks.index is not None]
+        folder = tempfile.mkdtemp(prefix='lvis_shares_', dir=_exchange_dir(
+            sum({id(b): b.nbytes for b in buffers}.values())
+            + sum(a.nbytes() for t in tasks for a in (t.standard, t.fixed) if a is not None)))
         try:
             futures = []
             with shared_buffers(buffers, folder):
@@ -106,7 +108,14 @@ class ProcessPool(InProcess):
             self._executor = None
 
 
-_SHARED_MEMORY = '/dev/shm' if os.path.isdir('/dev/shm') else None
+def _exchange_dir(size: int) -> Optional[str]:
+    """``/dev/shm`` if it has room for ``size`` bytes twice over (a container's is often
+    64 MB), else the system's temporary directory (``None``)."""
+    try:
+        stat = os.statvfs('/dev/shm')
+    except OSError:
+        return None
+    return '/dev/shm' if stat.f_bavail * stat.f_frsize > 2 * size else None
 
 
 def _evaluate_file(path: str) -> ShareResult:
