@@ -72,9 +72,9 @@ class SparseCOCOeval(COCOeval_faster):
             pairs = sorted(pairs, key=lambda pair: (img_index[pair[0]], cat_index[pair[1]]))
             values = self._pair_ious(pairs)
         self.ious = dict(zip(pairs, values))  # the non-empty ones only
-        pairs_by_cat: dict = {}
-        for pair in pairs:
-            pairs_by_cat.setdefault(pair[1], []).append(pair)
+        by_cat: dict = {}  # category -> its (image, IoUs) pairs
+        for (img, cat), value in self.ious.items():
+            by_cat.setdefault(cat, []).append((img, value))
         self._paramsEval = copy.deepcopy(p)
         # the core keeps and walks state for every (image, category, area) cell it is given,
         # empty or not (19,809 x 1,203 x 4 cells for LVIS v1 val): give it, per chunk of
@@ -88,8 +88,8 @@ class SparseCOCOeval(COCOeval_faster):
             empty: list = []
             ious = [[empty] * len(cats) for _ in imgs]
             for cat in cats:
-                for img, _ in pairs_by_cat.get(cat, ()):
-                    ious[row[img]][col[cat]] = self.ious[img, cat]
+                for img, value in by_cat.pop(cat, ()):
+                    ious[row[img]][col[cat]] = value
             params = copy.copy(p)  # the core only reads it; its images and categories replaced
             params.imgIds, params.catIds = imgs, cats
             evals.append(core.COCOevalEvaluateAccumulate(params, ious, self.gt_dataset,
