@@ -11,7 +11,7 @@ import pytest
 import mmdet_droploss  # noqa: F401  (registers the metric, applies the lvis numpy fix)
 from mmdet_droploss.evaluation import FastLVISMetric, PerClassTopK, load_ground_truth
 from mmdet_droploss.evaluation.benchmark_data import generate_lvis_like
-from mmdet_droploss.evaluation.detection_arrays import PackedRLE, shared_buffers
+from mmdet_droploss.evaluation.detection_arrays import PackedRLE, shared_masks
 from mmdet_droploss.evaluation.lvis_backends import category_frequencies, ground_truth_ids
 from mmdet_droploss.evaluation.lvis_summary import summarize
 from mmdet_droploss.evaluation.parallel import InProcess, _exchange_dir
@@ -181,7 +181,7 @@ def test_masks_of_a_pool_task_travel_as_a_mapped_file(tmp_path):
     rles = [dict(size=[9, 9], counts=f'{k}ab{"c" * k}') for k in range(12)]
     packed = PackedRLE.pack(rles)
     taken = packed.take(np.array([7, 2, 11]))
-    with shared_buffers([packed.buffer, packed.buffer], str(tmp_path)):
+    with shared_masks([packed, taken], str(tmp_path)):
         state = pickle.dumps(taken)
         # names the file, not the bytes
         assert b'masks_0.bin' in state and b'c' * 11 not in state
@@ -196,6 +196,32 @@ def test_masks_of_a_pool_task_travel_as_a_mapped_file(tmp_path):
     # the exchange goes to the system's temporary directory where /dev/shm has no room
     assert _exchange_dir(10 ** 18) is None
     assert _exchange_dir(1) in ('/dev/shm', None)
+
+
+def test_masks_concatenated_into_a_file_are_shared_as_that_file(tmp_path):
+    rles = [dict(size=[5, 7], counts=f'{k}x{"y" * (k % 4)}') for k in range(10)]
+    parts = [PackedRLE.pack(rles[:3]), PackedRLE.pack(rles[3:4]),
+             PackedRLE.pack(rles[4:]).take(np.arange(6))]
+    path = tmp_path / 'segm_masks.bin'
+    in_memory = PackedRLE.concatenate(parts)
+    mapped = PackedRLE.concatenate(parts, str(path))
+    assert isinstance(mapped.buffer, np.memmap) and mapped.buffer_file == str(path)
+    assert path.read_bytes() == in_memory.buffer.tobytes()
+    assert mapped.to_list() == in_memory.to_list() == rles
+    assert np.array_equal(mapped.offsets, in_memory.offsets)
+    taken = mapped.take(np.array([9, 0, 4]))
+    assert taken.buffer_file == str(path)
+    with shared_masks([taken], str(tmp_path / 'elsewhere')):  # not written again
+        state = pickle.dumps(taken)
+    assert b'segm_masks.bin' in state and list(tmp_path.iterdir()) == [path]
+    assert pickle.loads(state).to_list() == [rles[i] for i in (9, 0, 4)]
+    # outside a pool's round masks travel as their bytes, and the copy maps no file
+    copied = pickle.loads(pickle.dumps(taken))
+    assert copied.buffer_file is None and not isinstance(copied.buffer, np.memmap)
+    assert copied.to_list() == [rles[i] for i in (9, 0, 4)]
+    # nothing to write: an empty file cannot be mapped, so the buffer stays in memory
+    empty = PackedRLE.concatenate([PackedRLE.pack([])], str(tmp_path / 'none.bin'))
+    assert len(empty) == 0 and empty.buffer_file is None
 
 
 def test_bad_splits_and_nproc_are_named():

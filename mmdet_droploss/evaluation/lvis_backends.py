@@ -148,11 +148,13 @@ def evaluate(gt, detections: List[dict], iou_type: str, img_ids: Sequence[int], 
 
 def accumulate(gt, detections: Union[List[dict], DetectionArrays], iou_type: str,
                img_ids: Sequence[int], backend: str, max_dets: int = MAX_DETS_PER_IMAGE,
-               cat_ids: Optional[Sequence[int]] = None) -> LVISEvaluation:
+               cat_ids: Optional[Sequence[int]] = None,
+               iou_threads: Optional[int] = None) -> LVISEvaluation:
     """:func:`evaluate` up to LVIS's accumulation: precision and recall per category, no
     summary (``stats`` empty). Categories evaluate independently once the per-image cap is
     applied, so evaluations of disjoint ``cat_ids`` join into the evaluation of all.
-    ``detections``: result dicts or their columns (``DetectionArrays``)."""
+    ``detections``: result dicts or their columns (``DetectionArrays``); ``iou_threads``:
+    how many threads compute mask IoUs (faster-coco-eval; default: its own, up to the CPUs)."""
     check_backend(backend)
     if iou_type not in ('bbox', 'segm'):
         raise ValueError(f"iou_type must be 'bbox' or 'segm', got {iou_type!r}.")
@@ -172,7 +174,7 @@ def accumulate(gt, detections: Union[List[dict], DetectionArrays], iou_type: str
                                              cat_ids)
     else:
         precision, recall = _accumulate_faster(gt, detections, iou_type, img_ids, max_dets,
-                                               cat_ids)
+                                               cat_ids, iou_threads)
     return LVISEvaluation(stats={}, precision=precision, recall=recall, cat_ids=list(cat_ids))
 
 
@@ -193,7 +195,8 @@ def _accumulate_lvis(gt, detections, iou_type, img_ids, max_dets, cat_ids):
     return np.asarray(lvis_eval.eval['precision']), np.asarray(lvis_eval.eval['recall'])
 
 
-def _accumulate_faster(gt, detections, iou_type, img_ids, max_dets, cat_ids):
+def _accumulate_faster(gt, detections, iou_type, img_ids, max_dets, cat_ids,
+                       iou_threads=None):
     from .faster_eval import SparseCOCOeval
     from .result_records import drop_unlabelled, load_results_arrays, load_results_faster
 
@@ -207,6 +210,8 @@ def _accumulate_faster(gt, detections, iou_type, img_ids, max_dets, cat_ids):
     evaluator.params.maxDets = [max_dets if max_dets > 0 else max(1, len(detections))]
     evaluator.params.imgIds = list(img_ids)
     evaluator.params.catIds = list(cat_ids)
+    if iou_threads:
+        evaluator.rle_iou_max_workers = iou_threads
     evaluator.evaluate()
     evaluator.accumulate()
     precision = np.asarray(evaluator.eval['precision'])

@@ -36,14 +36,15 @@ from mmengine.logging import MMLogger
 from mmdet.evaluation.metrics import LVISMetric
 from mmdet.registry import METRICS
 
-from .detection_arrays import DetectionArrays
+from .detection_arrays import DetectionArrays, PackedRLE
 from .fixed_ap import PerClassTopK
 from .image_records import budget_inputs, cap_record, sample_record
 from .lvis_backends import (BACKENDS, MAX_DETS_PER_IMAGE, category_frequencies,
                             ground_truth_ids, load_ground_truth)
 from .metric_options import check_metric_options, check_nproc, per_class_budget
 from .metric_results import classwise_metrics, fixed_metrics, pooled_metrics, summary_metrics
-from .parallel import Distributed, InProcess, ProcessPool, evaluate_on_every_rank, runner_for
+from .parallel import InProcess, ProcessPool, runner_for
+from .rank_shares import Distributed, evaluate_on_every_rank
 from .result_records import records_to_arrays, write_results
 from .shares import Merged, describe, make_tasks, merge, share_costs, split_categories
 
@@ -209,21 +210,26 @@ class FastLVISMetric(LVISMetric):
         self._load_ground_truth()
         _, preds = zip(*results)
         eval_results: Dict[str, float] = OrderedDict()
+        runner = self._runner or InProcess(1)
         for iou_type in self.metrics:  # one type's detections in memory at a time
-            detections = records_to_arrays(preds, self.cat_ids, iou_type)
-            if self.outfile_prefix is not None:  # the files mmdet's metric writes
-                write_results(detections.to_dicts(),
-                              f'{self.outfile_prefix}.{iou_type}.json')
-            if self.format_only:
-                continue
-            logger.info(f'Evaluating {iou_type} with {self.backend}...')
-            if not len(detections):
-                logger.info('The testing results of the whole dataset is empty.')
-                break
-            budget = self._merged.get(iou_type)
-            budget = None if budget is None else budget.arrays(self.cat_ids)
-            merged = self._evaluate_shares(iou_type, detections, budget, logger)
-            del detections
+            with runner.exchange(_exchange_size(preds, iou_type)) as folder:
+                # a pool's workers map the masks' bytes from a file: written once, there
+                detections = records_to_arrays(
+                    preds, self.cat_ids, iou_type, None if folder is None or self.format_only
+                    else osp.join(folder, f'{iou_type}_masks.bin'))
+                if self.outfile_prefix is not None:  # the files mmdet's metric writes
+                    write_results(detections.to_dicts(),
+                                  f'{self.outfile_prefix}.{iou_type}.json')
+                if self.format_only:
+                    continue
+                logger.info(f'Evaluating {iou_type} with {self.backend}...')
+                if not len(detections):
+                    logger.info('The testing results of the whole dataset is empty.')
+                    break
+                budget = self._merged.get(iou_type)
+                budget = None if budget is None else budget.arrays(self.cat_ids)
+                merged = self._evaluate_shares(runner, iou_type, detections, budget, logger)
+                del detections
             eval_results.update(summary_metrics(merged.standard, self._frequencies, iou_type,
                                                 self.metric_items, MAX_DETS_PER_IMAGE,
                                                 logger.info))
@@ -241,10 +247,9 @@ class FastLVISMetric(LVISMetric):
             logger.info(f'results are saved in {osp.dirname(self.outfile_prefix)}')
         return eval_results
 
-    def _evaluate_shares(self, iou_type: str, detections: DetectionArrays,
+    def _evaluate_shares(self, runner, iou_type: str, detections: DetectionArrays,
                          budget: Optional[DetectionArrays], logger) -> Merged:
         """Split by category (balanced by detections and ground truth), evaluate, merge."""
-        runner = self._runner or InProcess(1)
         start = time.perf_counter()
         weights = self._gt_counts.copy()
         for arrays in (detections, budget):
@@ -268,6 +273,16 @@ class FastLVISMetric(LVISMetric):
             logger.info(f'  {line}')
         self.last_shares[iou_type] = share_costs(results, where)
         return merged
+
+
+def _exchange_size(records: Sequence[dict], iou_type: str) -> int:
+    """About the bytes an evaluation of ``iou_type`` shares through files: the masks' and
+    the tasks' columns (about 100 bytes a detection)."""
+    size = 100 * sum(len(r['labels']) for r in records)
+    if iou_type == 'segm':
+        size += sum(r['masks'].buffer.nbytes if isinstance(r['masks'], PackedRLE) else
+                    sum(len(m['counts']) for m in r['masks']) for r in records if 'masks' in r)
+    return size
 
 
 __all__ = ['FastLVISMetric', 'BACKENDS']

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 
@@ -27,11 +27,12 @@ def _concat(records: Sequence[dict], key: str, dtype, width: int = 0) -> np.ndar
     return np.concatenate(parts)
 
 
-def records_to_arrays(records: Sequence[dict], cat_ids: Sequence[int],
-                      iou_type: str) -> DetectionArrays:
+def records_to_arrays(records: Sequence[dict], cat_ids: Sequence[int], iou_type: str,
+                      mask_file: Optional[str] = None) -> DetectionArrays:
     """The detections of ``iou_type`` of records with ``img_id``, ``bboxes`` (x1, y1, x2, y2),
     ``scores``, ``labels`` (indices into ``cat_ids``) and, for segm, ``masks`` (RLE dicts or
-    :class:`PackedRLE`) and optional ``mask_scores``."""
+    :class:`PackedRLE`) and optional ``mask_scores``. With ``mask_file`` the masks' bytes are
+    written to that file, which the returned masks map (``PackedRLE.concatenate``)."""
     records = [r for r in records if len(r['labels'])]
     if iou_type == 'segm':
         records = [r for r in records if 'masks' in r]
@@ -44,7 +45,7 @@ def records_to_arrays(records: Sequence[dict], cat_ids: Sequence[int],
         return DetectionArrays(img, cat, _concat(records, 'scores', np.float32), boxes)
     scores = np.concatenate([np.asarray(r.get('mask_scores', r['scores']), np.float32)
                              for r in records]) if records else np.zeros(0, np.float32)
-    masks = PackedRLE.concatenate([packed(r['masks']) for r in records])
+    masks = PackedRLE.concatenate([packed(r['masks']) for r in records], mask_file)
     return DetectionArrays(img, cat, scores, boxes, masks)
 
 

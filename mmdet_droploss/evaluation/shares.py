@@ -53,6 +53,7 @@ class ShareTask:
     pooled_ap: bool = False
     chunk_detections: int = CHUNK_DETECTIONS
     ann_file: Optional[str] = None  # read by the evaluating process when gt_dataset is None
+    iou_threads: Optional[int] = None  # mask IoU threads (None: faster-coco-eval's default)
 
     def ground_truth(self) -> dict:
         """The share's ground truth: ``gt_dataset``, or its categories' of ``ann_file``."""
@@ -181,7 +182,7 @@ def _evaluate_chunks(task: ShareTask, result: ShareResult) -> None:
     for cats in _chunks(task):
         if task.standard is not None:
             outcome = accumulate(gt, task.standard.of_categories(cats), task.iou_type, img_ids,
-                                 task.backend, MAX_DETS_PER_IMAGE, cats)
+                                 task.backend, MAX_DETS_PER_IMAGE, cats, task.iou_threads)
             standard.append((outcome.precision, outcome.recall))
         if task.fixed is not None and (task.fixed_ap or task.pooled_ap):
             selected = task.fixed.of_categories(cats)
@@ -190,7 +191,7 @@ def _evaluate_chunks(task: ShareTask, result: ShareResult) -> None:
                                           selected.to_dicts(), task.iou_type, task.backend))
             if task.fixed_ap:
                 outcome = accumulate(gt, selected, task.iou_type, img_ids, task.backend, -1,
-                                     cats)
+                                     cats, task.iou_threads)
                 fixed.append((outcome.precision, outcome.recall))
     def join(parts: List[Arrays]) -> Optional[Arrays]:
         if len(parts) < 2:
