@@ -131,6 +131,31 @@ def test_ground_truth_rles_are_computed_once_and_columns_follow_the_annotations(
     assert len(getattr(ours.cocoDt, DT_ARRAYS)[0]) == len(columns_of(ours.cocoDt)[0])
 
 
+def test_a_share_reuses_the_rles_of_the_dataset_it_was_cut_from(lvis_like, monkeypatch):
+    from faster_coco_eval import mask_api_new_cpp
+
+    from mmdet_droploss.evaluation import evaluator_inputs
+    from mmdet_droploss.evaluation.shares import subset_dataset
+    gt_dict, _, cats = lvis_like
+    reference = copy.deepcopy(gt_dict['annotations'])
+    mask_api_new_cpp.calculateRleForAllAnnotations(
+        reference, {i['id']: (i['height'], i['width']) for i in gt_dict['images']},
+        True, False, 0.02, 1)
+    dataset = copy.deepcopy(gt_dict)
+    converted = []
+    monkeypatch.setattr(evaluator_inputs, '_to_rles', lambda anns, sizes: (
+        converted.append(len(anns)), mask_api_new_cpp.calculateRleForAllAnnotations(
+            anns, sizes, True, False, 0.02, 1)))
+    share = subset_dataset(dataset, cats[::2])  # the same annotation dicts, fewer of them
+    evaluator_inputs.attach_rles(share)
+    evaluator_inputs.attach_rles(dataset)  # what a pool worker does when it starts
+    assert converted == [len(share['annotations']),
+                         len(dataset['annotations']) - len(share['annotations'])]
+    assert [a['rle'] for a in dataset['annotations']] == [a['rle'] for a in reference]
+    evaluator_inputs.attach_rles(subset_dataset(dataset, cats[1::2]))  # nothing left to do
+    assert len(converted) == 2
+
+
 def test_results_from_arrays_are_not_indexed_and_say_so(lvis_like):
     gt_dict, records, cats = lvis_like
     gt = COCO(copy.deepcopy(gt_dict))

@@ -14,8 +14,8 @@ loaded from arrays get them for free):
   ``np.isin`` over ``image_id * stride + category_id`` keys;
 - the only Python per annotation left is what the core needs: one ``append_ref`` per kept
   annotation and its ``ignore`` (ground truth) or ``lvis_mark`` (detection) field;
-- masks: ground-truth RLEs are computed once per ground-truth object (:func:`attach_gt_rles`,
-  with faster-coco-eval's own conversion); detections that already are compressed RLEs (those
+- masks: ground-truth RLEs are computed once per annotation dict (:func:`attach_rles`, with
+  faster-coco-eval's own conversion); detections that already are compressed RLEs (those
   of ``result_records.load_results_arrays``) carry them as their ``rle`` (the same dict as
   ``segmentation``) and are not converted, others are converted as the base class does.
 
@@ -67,10 +67,22 @@ def _to_rles(anns: list, sizes: dict) -> None:
     mask_api_new_cpp.calculateRleForAllAnnotations(anns, sizes, True, False, 0.02, 1)
 
 
+def attach_rles(dataset: dict) -> None:
+    """Give each annotation of an LVIS-format ``dataset`` without one its ``rle`` (the
+    conversion of its segmentation, which depends on nothing else). The shares' datasets
+    hold the same annotation dicts as the dataset they were cut from, so the conversion is
+    done once per dict: once per annotation file in a pool worker (when it starts, while the
+    model runs), once per metric in one process (at its first segm evaluation)."""
+    missing = [a for a in dataset['annotations'] if 'rle' not in a]
+    if missing:
+        _to_rles(missing, {img['id']: (img['height'], img['width'])
+                           for img in dataset['images']})
+
+
 def attach_gt_rles(gt) -> None:
-    """Give every annotation of ``gt`` its ``rle`` once; later evaluations reuse them."""
+    """Give every annotation of ``gt`` its ``rle`` (:func:`attach_rles`), once."""
     if not getattr(gt, RLES_ATTACHED, False):
-        _to_rles(gt.dataset['annotations'], image_sizes(gt))
+        attach_rles(gt.dataset)
         setattr(gt, RLES_ATTACHED, True)
 
 
@@ -187,5 +199,5 @@ def prepare_lvis(evaluator) -> None:
         dt_keys=dt_keys)
 
 
-__all__ = ['attach_gt_rles', 'columns_of', 'gt_columns', 'image_sizes', 'key_isin',
+__all__ = ['attach_gt_rles', 'attach_rles', 'columns_of', 'gt_columns', 'image_sizes', 'key_isin',
            'prepare_lvis', 'set_columns']

@@ -164,7 +164,7 @@ class FastLVISMetric(LVISMetric):
 
     def _make_runner(self):
         runner = runner_for(self.nproc, self.collect_device, getattr(self, 'collect_dir', None),
-                            self.ann_file)
+                            self.ann_file, 'segm' in self.metrics)
         if isinstance(runner, ProcessPool):  # kept for every later evaluation
             self._pool = self._pool or runner
             self._pool.start(wait=False)

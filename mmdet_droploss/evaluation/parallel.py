@@ -6,8 +6,9 @@
   processes: they inherit none of this process's memory, so each one's peak RSS is its own;
   the server imports the evaluation code once for all of them), a share each, while this
   process, which made the tasks, waits to merge them. Each worker reads the annotation file
-  once when it starts (while the model runs), so a task carries only its detections; the
-  masks' bytes are in one file in shared memory that every worker maps.
+  once when it starts (while the model runs) and, if segm is evaluated, converts its masks to
+  RLE, so a task carries only its detections; the masks' bytes are in one file in shared
+  memory that every worker maps.
 - the ranks of a ``torch.distributed`` run: ``rank_shares.py``. :func:`runner_for` picks.
 """
 from __future__ import annotations
@@ -56,11 +57,13 @@ class ProcessPool(InProcess):
     file, if given) takes seconds: :meth:`start` them early, e.g. while the model runs; they
     stay up until :meth:`close`. Without ``ann_file`` each task carries its ground truth."""
 
-    def __init__(self, nproc: int, ann_file: Optional[str] = None) -> None:
+    def __init__(self, nproc: int, ann_file: Optional[str] = None,
+                 masks: bool = False) -> None:
         if nproc < 2:
             raise ValueError(f'A process pool needs nproc >= 2, got {nproc}.')
         super().__init__(nproc)
         self.ann_file = ann_file
+        self.masks = masks  # segm is evaluated: the workers convert ann_file's masks at start
         self._executor: Optional[ProcessPoolExecutor] = None
         self._warmup: list = []
         self._folder: Optional[str] = None  # the open exchange's
@@ -73,7 +76,7 @@ class ProcessPool(InProcess):
             self._executor = ProcessPoolExecutor(self.num_shares, mp_context=context)
             # one call per worker, each long enough that no worker takes two (a worker that
             # took none reads the annotation file with its first task)
-            self._warmup = [self._executor.submit(_started, 0.5, self.ann_file)
+            self._warmup = [self._executor.submit(_started, 0.5, self.ann_file, self.masks)
                             for _ in range(self.num_shares)]
         if wait:
             for future in self._warmup:
@@ -150,19 +153,21 @@ def _evaluate_file(path: str) -> ShareResult:
     return evaluate_share(task)
 
 
-def _started(seconds: float, ann_file: Optional[str] = None) -> int:
+def _started(seconds: float, ann_file: Optional[str] = None, masks: bool = False) -> int:
     start = time.perf_counter()
     if ann_file is not None:
-        ground_truth_dataset(ann_file)
+        ground_truth_dataset(ann_file, masks)
     time.sleep(max(0.0, seconds - (time.perf_counter() - start)))
     return os.getpid()
 
 
 def runner_for(nproc: Optional[int], collect_device: str = 'cpu',
-               collect_dir: Optional[str] = None, ann_file: Optional[str] = None):
+               collect_dir: Optional[str] = None, ann_file: Optional[str] = None,
+               masks: bool = False):
     """Who evaluates: in a distributed run, the first ``nproc`` ranks (default all); in one
     process, a pool of ``nproc`` worker processes (default 1: this process), which read the
-    ground truth from ``ann_file`` when it is a local file."""
+    ground truth from ``ann_file`` when it is a local file (and, with ``masks``, convert its
+    segmentations to RLE) when they start."""
     from mmengine.dist import get_world_size, is_distributed
 
     from .rank_shares import Distributed
@@ -173,7 +178,8 @@ def runner_for(nproc: Optional[int], collect_device: str = 'cpu',
             else InProcess(1)
     if (nproc or 1) == 1:
         return InProcess(1)
-    return ProcessPool(nproc, ann_file if ann_file and os.path.isfile(ann_file) else None)
+    return ProcessPool(nproc, ann_file if ann_file and os.path.isfile(ann_file) else None,
+                       masks)
 
 
 

@@ -99,12 +99,16 @@ def split_categories(cat_ids: Sequence[int], weights: Sequence[float],
 _DATASETS: Dict[str, dict] = {}  # annotation file -> its dataset, read once per process
 
 
-def ground_truth_dataset(ann_file: str) -> dict:
+def ground_truth_dataset(ann_file: str, masks: bool = False) -> dict:
     """The LVIS-format dataset of a local annotation file, read once by this process (a pool
-    worker reads it when it starts)."""
+    worker reads it when it starts); with ``masks``, each annotation's segmentation converted
+    to RLE too (once; the shares cut from it share the annotation dicts)."""
     if ann_file not in _DATASETS:
         with open(ann_file) as f:
             _DATASETS[ann_file] = json.load(f)
+    if masks:
+        from .evaluator_inputs import attach_rles
+        attach_rles(_DATASETS[ann_file])
     return _DATASETS[ann_file]
 
 
