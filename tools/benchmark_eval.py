@@ -7,7 +7,7 @@
         --results work_dirs/x/results.bbox.json [--fixed-ap [K]] [--pooled-ap]
     # an LVIS-v1-like generated set, evaluated from the metric's per-image records
     python tools/benchmark_eval.py --generate --num-images 19809 [--dets-per-image 300] \\
-        [--nproc 2] [--backends lvis faster_coco_eval] [--max-memory-gb G]
+        [--nproc 2] [--backends lvis faster_coco_eval] [--max-memory-gb G] [--repeat K]
 
 Results files: each backend's wall time (ground-truth loading excluded, result loading
 included) and every metric of both, with the largest difference; ``--fixed-ap`` adds AP-Fixed
@@ -17,7 +17,8 @@ ground truth and the per-image detection records, then times ``FastLVISMetric``'
 ``compute_metrics`` (records to metrics, as at the end of a test run) with ``nproc`` processes
 (faster-coco-eval: 1 and ``--nproc``; the lvis path: 1). One table gives wall and CPU time,
 the peak RSS of the evaluating process and of its largest worker, and the speedups over the
-lvis path and over 1 process; then every metric of every run side by side. A run that fails
+lvis path and over 1 process; then every metric of every run side by side. ``--repeat K``
+measures each run K times, in rounds, and reports the median (every run's wall time shown). A run that fails
 (an exception such as MemoryError, a crash, a kill, or its processes holding more than
 ``--max-memory-gb``, by default 85 % of the machine's memory) is reported as failed with the
 reason, and the other runs are still measured.
@@ -57,6 +58,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--nproc', type=int, default=1,
                         help='--generate: measure faster-coco-eval with 1 and with this many '
                         'processes (the lvis path with 1)')
+    parser.add_argument('--repeat', type=int, default=1, metavar='K',
+                        help='--generate: measure every run K times (in rounds) and report '
+                        'the median')
     parser.add_argument('--max-memory-gb', type=float, default=None,
                         help='--generate: stop a run whose processes hold more (default: 85%% '
                         'of the machine)')
@@ -69,6 +73,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.nproc < 1:
         parser.error('--nproc needs a positive number of processes')
+    if args.repeat < 1:
+        parser.error('--repeat needs a positive number of runs')
     if args.fixed_ap is not None and args.fixed_ap < 1:
         parser.error('--fixed-ap K needs a positive K (the paper uses 10000)')
     if not (args.worker or args.generate or (args.ann and args.results)):
@@ -84,7 +90,8 @@ def main(argv=None) -> None:
     elif args.generate:
         time_generated([sys.executable, osp.abspath(__file__), '--worker'], args.num_images,
                        args.dets_per_image, args.seed, args.iou_types, args.backends,
-                       args.nproc, args.fixed_ap, args.pooled_ap, args.max_memory_gb)
+                       args.nproc, args.fixed_ap, args.pooled_ap, args.max_memory_gb,
+                       args.repeat)
     else:
         time_result_files(args.ann, args.results, args.backends, args.fixed_ap, args.pooled_ap)
 

@@ -54,13 +54,19 @@ def print_generated_report(num_images: int, num_dets: int, runs: Dict[Run, dict]
     """The generated set: one row per run (``runs[backend, iou_type, nproc]``: what
     ``benchmark_timing.time_metric`` wrote, or ``error``), then the metrics of each iou type."""
     print(f'\n## {num_images} images, {num_dets} detections (generated, LVIS-v1-like)\n')
+    repeated = any(len(r.get('all_seconds', ())) > 1 for r in runs.values())
     print('| back end | iou type | processes | wall (s) | CPU (s) | peak RSS, main (GB) | '
-          'peak RSS per worker (GB) | speedup vs lvis | speedup vs 1 process | status |\n'
-          '|---|---|---|---|---|---|---|---|---|---|')
+          'peak RSS per worker (GB) | speedup vs lvis | speedup vs 1 process | '
+          + ('wall, every run (s) | ' if repeated else '') + 'status |\n'
+          + '|---' * (11 if repeated else 10) + '|')
     for (backend, iou_type, nproc), run in runs.items():
         if 'error' in run:
-            print(f'| {backend} | {iou_type} | {nproc} | | | | | | | failed: {run["error"]} |')
+            print(f'| {backend} | {iou_type} | {nproc} | | | | | | | '
+                  + ('| ' if repeated else '') + f'failed: {run["error"]} |')
             continue
+        every = ' / '.join(f'{s:.2f}' for s in run.get('all_seconds', [run['seconds']]))
+        status = 'ok' if run.get('same_metrics', True) else 'ok, but the metrics differ ' \
+            'between runs'
         lvis = runs.get(('lvis', iou_type, 1), {}).get('seconds')
         one = runs.get((backend, iou_type, 1), {}).get('seconds')
         worker = run.get('worker_peak_gb')
@@ -68,12 +74,15 @@ def print_generated_report(num_images: int, num_dets: int, runs: Dict[Run, dict]
               f'{run["cpu_seconds"]:.2f} | {run["peak_gb"]:.2f} | '
               f'{"-" if worker is None else "%.2f" % worker} | '
               f'{"%.1fx" % (lvis / run["seconds"]) if lvis else "-"} | '
-              f'{"%.2fx" % (one / run["seconds"]) if one else "-"} | ok |')
+              f'{"%.2fx" % (one / run["seconds"]) if one else "-"} | '
+              + (f'{every} | ' if repeated else '') + f'{status} |')
     print('\n(wall: records to metrics; the workers are started before, as in a test run, '
           'where the first result starts them while the model runs; CPU: the evaluating '
           'process and its workers; peak RSS, main: the evaluating '
           'process, records and ground truth included; per worker: the largest worker, each a '
-          'fresh process)')
+          'fresh process' + ('; with --repeat: wall and CPU of the run of median wall time, '
+                             'the speedups between medians, the highest peaks' if repeated
+                             else '') + ')')
     for iou_type in iou_types:
         done = {f'{b}/{n}': r for (b, t, n), r in runs.items() if t == iou_type and
                 'error' not in r}

@@ -126,13 +126,15 @@ def time_metric(ann: str, records_path: str, backend: str, iou_type: str, nproc:
 def time_generated(worker_cmd: List[str], num_images: int, dets_per_image: int, seed: int,
                    iou_types: Sequence[str], backends: Sequence[str], nproc: int,
                    fixed_ap: Optional[int], pooled_ap: bool,
-                   max_memory_gb: Optional[float]) -> None:
+                   max_memory_gb: Optional[float], repeat: int = 1) -> None:
     """Generate the set, time every run in its own process and print the tables.
 
     ``worker_cmd`` starts :func:`time_metric` in a fresh process (``tools/benchmark_eval.py
     --worker``); it is given ``--ann``, ``--records``, ``--backend``, ``--iou-type``,
     ``--nproc``, ``--out`` and, when asked for, ``--fixed-ap K`` and ``--pooled-ap``. A run
-    above ``max_memory_gb`` (default: 85 % of the machine) is stopped and reported."""
+    above ``max_memory_gb`` (default: 85 % of the machine) is stopped and reported. With
+    ``repeat`` > 1 every run is measured that many times, in rounds over all of them (a slow
+    spell of the machine falls on every run alike), and the tables give the median."""
     from .benchmark_data import generate_lvis_like
     nprocs = sorted({1, nproc})
     limit = max_memory_gb or default_memory_limit_gb()
@@ -153,27 +155,47 @@ def time_generated(worker_cmd: List[str], num_images: int, dets_per_image: int, 
         print(f'Generated {num_images} images, {num_dets} detections in '
               f'{time.perf_counter() - start:.0f} s; memory limit per run {limit:.1f} GB',
               flush=True)
-        runs = {}
-        for iou_type in iou_types:
-            for backend in backends:
-                for n in (nprocs if backend == 'faster_coco_eval' else [1]):
-                    out = osp.join(tmp, f'{backend}.{iou_type}.{n}.json')
-                    cmd = worker_cmd + ['--ann', ann, '--records', osp.join(tmp, 'records.pkl'),
-                                        '--backend', backend, '--iou-type', iou_type,
-                                        '--nproc', str(n), '--out', out]
-                    cmd += ['--fixed-ap', str(fixed_ap)] if fixed_ap else []
-                    cmd += ['--pooled-ap'] if pooled_ap else []
-                    error, sampled = run_measured(cmd, limit)
-                    if error is None:
-                        with open(out) as f:
-                            runs[backend, iou_type, n] = json.load(f)
-                    else:
-                        runs[backend, iou_type, n] = dict(error=error, sampled_gb=sampled)
-                    print(f'  {backend} {iou_type} {n} process(es): '
-                          f'{error or "%.2f s" % runs[backend, iou_type, n]["seconds"]}',
-                          flush=True)
-        print_generated_report(num_images, num_dets, runs, iou_types)
+        keys = [(backend, iou_type, n) for iou_type in iou_types for backend in backends
+                for n in (nprocs if backend == 'faster_coco_eval' else [1])]
+        measured: Dict[Tuple[str, str, int], List[dict]] = {key: [] for key in keys}
+        for round_ in range(repeat):
+            for backend, iou_type, n in keys:
+                out = osp.join(tmp, f'{backend}.{iou_type}.{n}.json')
+                cmd = worker_cmd + ['--ann', ann, '--records', osp.join(tmp, 'records.pkl'),
+                                    '--backend', backend, '--iou-type', iou_type,
+                                    '--nproc', str(n), '--out', out]
+                cmd += ['--fixed-ap', str(fixed_ap)] if fixed_ap else []
+                cmd += ['--pooled-ap'] if pooled_ap else []
+                error, sampled = run_measured(cmd, limit)
+                if error is None:
+                    with open(out) as f:
+                        measured[backend, iou_type, n].append(json.load(f))
+                else:
+                    measured[backend, iou_type, n].append(dict(error=error, sampled_gb=sampled))
+                which = f' (run {round_ + 1} of {repeat})' if repeat > 1 else ''
+                print(f'  {backend} {iou_type} {n} process(es){which}: '
+                      f'{error or "%.2f s" % measured[backend, iou_type, n][-1]["seconds"]}',
+                      flush=True)
+        print_generated_report(num_images, num_dets,
+                               {key: median_run(measured[key]) for key in keys}, iou_types)
 
 
-__all__ = ['iou_type_of', 'time_backends', 'time_generated', 'time_metric',
+def median_run(runs: Sequence[dict]) -> dict:
+    """One (back end, iou type, processes) over its repeats: the run of median wall time
+    (the lower of the two middle ones), with every run's wall time (``all_seconds``, in the
+    order run), the highest peaks, and whether every run gave the same metrics; the first
+    failure if any run failed."""
+    failed = [r for r in runs if 'error' in r]
+    if failed:
+        return failed[0]
+    median = dict(sorted(runs, key=lambda r: r['seconds'])[(len(runs) - 1) // 2])
+    median['all_seconds'] = [r['seconds'] for r in runs]
+    median['peak_gb'] = max(r['peak_gb'] for r in runs)
+    workers = [r['worker_peak_gb'] for r in runs if r.get('worker_peak_gb') is not None]
+    median['worker_peak_gb'] = max(workers) if workers else None
+    median['same_metrics'] = all(r['metrics'] == runs[0]['metrics'] for r in runs)
+    return median
+
+
+__all__ = ['iou_type_of', 'median_run', 'time_backends', 'time_generated', 'time_metric',
            'time_result_files']

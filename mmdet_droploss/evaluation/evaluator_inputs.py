@@ -114,6 +114,25 @@ def key_isin(keys: np.ndarray, among: np.ndarray) -> np.ndarray:
     return np.isin(keys, among)
 
 
+def sorted_unique(keys: np.ndarray) -> np.ndarray:
+    """The distinct values of sorted ``keys`` (``np.unique`` without its sort)."""
+    return keys[np.r_[True, keys[1:] != keys[:-1]]] if keys.size else keys
+
+
+def sorted_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.union1d`` of two sorted arrays of distinct integers. Their concatenation is two
+    sorted runs, which numpy's stable sort (timsort) merges in one pass."""
+    return sorted_unique(np.sort(np.concatenate([a, b]), kind='stable'))
+
+
+def sorted_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.intersect1d`` of two sorted arrays of distinct integers, by binary search."""
+    if not a.size or not b.size:
+        return a[:0]
+    at = np.minimum(np.searchsorted(b, a), b.size - 1)
+    return a[b[at] == a]
+
+
 def gt_columns(gt) -> dict:
     """The ground truth's boxes (x, y, w, h) and crowd flags as arrays, computed once."""
     columns = getattr(gt, GT_COLUMNS, None)
@@ -188,11 +207,13 @@ def prepare_lvis(evaluator) -> None:
         attach_gt_rles(gt_coco)
         if arrays is None and not getattr(dt_coco, RLES_ATTACHED, False):
             _to_rles(dts, image_sizes(gt_coco))
-    _fill(evaluator.gt_dataset, gt_keys[gt_order], gts, stride)
-    _fill(evaluator.dt_dataset, dt_keys[dt_order], dts, stride)
-    touched = np.union1d(gt_keys, dt_keys)  # the cells with anything in them
+    gt_cells, dt_cells = gt_keys[gt_order], dt_keys[dt_order]  # sorted
+    _fill(evaluator.gt_dataset, gt_cells, gts, stride)
+    _fill(evaluator.dt_dataset, dt_cells, dts, stride)
+    gt_cells, dt_cells = sorted_unique(gt_cells), sorted_unique(dt_cells)
+    touched = sorted_union(gt_cells, dt_cells)  # the cells with anything in them
     evaluator._touched_cells = (touched // stride, touched % stride)
-    both = np.intersect1d(gt_keys, dt_keys)
+    both = sorted_intersection(gt_cells, dt_cells)
     evaluator._nonempty_iou_pairs = set(zip((both // stride).tolist(), (both % stride).tolist()))
     evaluator._pair_inputs = None if arrays is None else dict(
         pairs=both, stride=stride, gt_index=gt_index, gt_keys=gt_keys, dt_index=dt_index,
@@ -200,4 +221,5 @@ def prepare_lvis(evaluator) -> None:
 
 
 __all__ = ['attach_gt_rles', 'attach_rles', 'columns_of', 'gt_columns', 'image_sizes', 'key_isin',
-           'prepare_lvis', 'set_columns']
+           'prepare_lvis', 'set_columns', 'sorted_intersection', 'sorted_union',
+           'sorted_unique']

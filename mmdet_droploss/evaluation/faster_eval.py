@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from faster_coco_eval import COCOeval_faster
 
-from .evaluator_inputs import DT_ARRAYS, gt_columns, prepare_lvis
+from .evaluator_inputs import DT_ARRAYS, gt_columns, prepare_lvis, sorted_union
 from .pair_ious import box_ious, grouped, mask_ious
 
 
@@ -107,7 +107,10 @@ class SparseCOCOeval(COCOeval_faster):
         img_ids, cat_ids = np.asarray(p.imgIds, np.int64), np.asarray(p.catIds, np.int64)
         img_pos = np.searchsorted(img_ids, self._touched_cells[0])  # imgIds are sorted
         cat_pos = np.searchsorted(cat_ids, self._touched_cells[1])
-        order = np.lexsort((img_pos, cat_pos))
+        # the touched cells come sorted by (image, category): a stable sort by category
+        # orders them by (category, image); on 16-bit positions it is a radix sort
+        order = np.argsort(cat_pos.astype(np.int16) if cat_ids.size < 2**15 else cat_pos,
+                           kind='stable')
         img_pos, cat_pos = img_pos[order], cat_pos[order]
         bounds = np.searchsorted(cat_pos, np.arange(cat_ids.size + 1))
         first = 0
@@ -116,7 +119,7 @@ class SparseCOCOeval(COCOeval_faster):
             touched, last = images.size, first + 1
             while last < cat_ids.size:
                 more = img_pos[bounds[last]:bounds[last + 1]]
-                union = np.union1d(images, more)
+                union = sorted_union(images, more)
                 cells = union.size * (last + 1 - first)
                 if cells > self.max_pairs_per_chunk or cells > max(2 * (touched + more.size),
                                                                    4096):

@@ -253,9 +253,9 @@ class FastLVISMetric(LVISMetric):
         start = time.perf_counter()
         weights = self._gt_counts.copy()
         for arrays in (detections, budget):
-            if arrays is not None:
-                weights += np.bincount(np.searchsorted(self.cat_ids, arrays.cat_id),
-                                       minlength=len(self.cat_ids))
+            if arrays is not None:  # detections per category, counted by id
+                weights += np.bincount(arrays.cat_id, minlength=self.cat_ids[-1] + 1)[
+                    self.cat_ids]
         shares = split_categories(self.cat_ids, weights, runner.num_shares)
         tasks = make_tasks(iou_type, self.backend, self._ground_truth.dataset, detections,
                            budget, shares, self.fixed_ap, self.pooled_ap,

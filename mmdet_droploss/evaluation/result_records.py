@@ -71,7 +71,7 @@ def _labelled(gt, img_ids: np.ndarray, cat_ids: np.ndarray) -> np.ndarray:
         pos = [a['image_id'] * stride + a['category_id'] for a in anns]
         neg = [img['id'] * stride + c for img in gt.dataset['images']
                for c in img.get('neg_category_ids', ())]
-        keys = (stride, np.unique(np.asarray(pos + neg, dtype=np.int64)))
+        keys = (stride, np.asarray(pos + neg, dtype=np.int64))  # a lookup: repeats are fine
         gt._labelled_pair_keys = keys
     stride, labelled = keys
     return key_isin(np.asarray(img_ids, np.int64) * stride + np.asarray(cat_ids, np.int64),
@@ -112,8 +112,10 @@ def _results_object(gt, annotations: List[dict], index: bool = True):
 
 
 def _check_images(gt, img_ids: np.ndarray) -> None:
-    unknown = np.setdiff1d(img_ids, np.asarray(gt.getImgIds(), np.int64))
-    if unknown.size:
+    from .evaluator_inputs import key_isin
+    known = key_isin(np.asarray(img_ids, np.int64), np.asarray(gt.getImgIds(), np.int64))
+    if not known.all():
+        unknown = np.unique(np.asarray(img_ids)[~known])
         raise ValueError(f'Results for images {unknown[:5].tolist()} that are not in the '
                          'ground truth: evaluate against the annotation file of the split '
                          'that was tested.')

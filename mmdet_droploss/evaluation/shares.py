@@ -147,8 +147,8 @@ def _chunks(task: ShareTask) -> List[List[int]]:
     cats = np.asarray(task.cat_ids, np.int64)
     counts = np.zeros(cats.size, np.int64)
     for arrays in (task.standard, task.fixed):
-        if arrays is not None:
-            counts += np.bincount(np.searchsorted(cats, arrays.cat_id), minlength=cats.size)
+        if arrays is not None and cats.size:  # per category, counted by id
+            counts += np.bincount(arrays.cat_id, minlength=int(cats.max()) + 1)[cats]
     chunks, current, size = [], [], 0
     for cat, n in zip(task.cat_ids, counts.tolist()):
         if current and size + n > task.chunk_detections:
