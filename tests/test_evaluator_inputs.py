@@ -166,3 +166,16 @@ def test_results_from_arrays_are_not_indexed_and_say_so(lvis_like):
         evaluator._prepare()
     with pytest.raises(TypeError):  # and so does a reader of the annotation list
         results.createIndex()
+
+
+def test_sorted_key_merges_equal_numpys_set_operations():
+    from mmdet_droploss.evaluation.evaluator_inputs import (sorted_intersection, sorted_union,
+                                                            sorted_unique)
+    rng = np.random.default_rng(0)
+    for size_a, size_b in ((0, 0), (0, 5), (7, 0), (1, 1), (50, 300), (1000, 20)):
+        a = np.unique(rng.integers(0, 400, size_a))
+        b = np.unique(rng.integers(0, 400, size_b))
+        assert np.array_equal(sorted_union(a, b), np.union1d(a, b))
+        assert np.array_equal(sorted_intersection(a, b), np.intersect1d(a, b))
+        keys = np.sort(rng.integers(0, 30, size_a))
+        assert np.array_equal(sorted_unique(keys), np.unique(keys))
