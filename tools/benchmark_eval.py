@@ -7,7 +7,8 @@
         --results work_dirs/x/results.bbox.json [--fixed-ap [K]] [--pooled-ap]
     # an LVIS-v1-like generated set, evaluated from the metric's per-image records
     python tools/benchmark_eval.py --generate --num-images 19809 [--dets-per-image 300] \\
-        [--nproc 2] [--backends lvis faster_coco_eval] [--max-memory-gb G] [--repeat K]
+        [--nproc 2] [--backends lvis faster_coco_eval] [--max-memory-gb G] \\
+        [--repeat K]
 
 Results files: each backend's wall time (ground-truth loading excluded, result loading
 included) and every metric of both, with the largest difference; ``--fixed-ap`` adds AP-Fixed

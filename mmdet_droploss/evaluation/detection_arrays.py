@@ -46,8 +46,7 @@ class PackedRLE:
         """The masks of ``parts`` in order. With ``path``, their bytes are written to that
         file and the result maps it read-only: for a pool's workers, which map the same file
         (:func:`shared_masks`), the bytes are copied once, not into a new buffer and then
-        into the file (on a virtual machine the first touch of fresh memory is what costs:
-        2.5 s for LVIS v1 val's 1.3 GB here, against 0.8 s to write the file)."""
+        into the file (each copy into fresh memory costs seconds at LVIS v1 val's 1.3 GB)."""
         if not parts:
             return cls.pack([])
         parts = [p.compact() for p in parts]

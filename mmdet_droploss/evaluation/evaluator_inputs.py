@@ -220,6 +220,6 @@ def prepare_lvis(evaluator) -> None:
         dt_keys=dt_keys)
 
 
-__all__ = ['attach_gt_rles', 'attach_rles', 'columns_of', 'gt_columns', 'image_sizes', 'key_isin',
-           'prepare_lvis', 'set_columns', 'sorted_intersection', 'sorted_union',
+__all__ = ['attach_gt_rles', 'attach_rles', 'columns_of', 'gt_columns', 'image_sizes',
+           'key_isin', 'prepare_lvis', 'set_columns', 'sorted_intersection', 'sorted_union',
            'sorted_unique']
