@@ -7,8 +7,7 @@
         --results work_dirs/x/results.bbox.json [--fixed-ap [K]] [--pooled-ap]
     # an LVIS-v1-like generated set, evaluated from the metric's per-image records
     python tools/benchmark_eval.py --generate --num-images 19809 [--dets-per-image 300] \\
-        [--nproc 2] [--backends lvis faster_coco_eval] [--max-memory-gb G] \\
-        [--repeat K]
+        [--nproc 2] [--backends lvis faster_coco_eval] [--max-memory-gb G] [--repeat K]
 
 Results files: each backend's wall time (ground-truth loading excluded, result loading
 included) and every metric of both, with the largest difference; ``--fixed-ap`` adds AP-Fixed
@@ -19,10 +18,10 @@ ground truth and the per-image detection records, then times ``FastLVISMetric``'
 (faster-coco-eval: 1 and ``--nproc``; the lvis path: 1). One table gives wall and CPU time,
 the peak RSS of the evaluating process and of its largest worker, and the speedups over the
 lvis path and over 1 process; then every metric of every run side by side. ``--repeat K``
-measures each run K times, in rounds, and reports the median (every run's wall time shown). A run that fails
-(an exception such as MemoryError, a crash, a kill, or its processes holding more than
-``--max-memory-gb``, by default 85 % of the machine's memory) is reported as failed with the
-reason, and the other runs are still measured.
+measures each run K times, in rounds, and reports the median (every run's wall time shown).
+A run that fails (an exception such as MemoryError, a crash, a kill, or its processes
+holding more than ``--max-memory-gb``, by default 85 % of the machine's memory) is reported
+as failed with the reason, and the other runs are still measured.
 
 The timing and the tables are ``mmdet_droploss/evaluation/benchmark_timing.py`` and
 ``benchmark_tables.py``; a run's process is measured by ``benchmark_process.py``.
