@@ -258,3 +258,13 @@ def test_dist_test_on_two_gloo_processes_equals_one_process(demo_run, tmp_path):
         shares = re.findall(r'share (\d) \(rank (\d), pid \d+\): (\d+) categories',
                             demo_run.test_log)
         assert {(s, r) for s, r, _ in shares} == {('0', '0'), ('1', '1')}
+
+
+def test_counts_per_category_equal_counting_by_position():
+    from mmdet_droploss.evaluation.detection_arrays import counts_per_category
+    cat_ids = [3, 7, 8, 20]
+    cat_id = np.array([7, 20, 7, 3, 20, 20])
+    by_position = np.bincount(np.searchsorted(cat_ids, cat_id), minlength=len(cat_ids))
+    assert counts_per_category(cat_id, cat_ids).tolist() == by_position.tolist() == [1, 2, 0, 3]
+    assert counts_per_category(np.zeros(0, np.int64), cat_ids).tolist() == [0, 0, 0, 0]
+    assert counts_per_category(cat_id[:0], []).tolist() == []

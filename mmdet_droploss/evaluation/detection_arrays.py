@@ -147,6 +147,15 @@ def shared_masks(masks: Sequence[PackedRLE], folder: str):
 Masks = Union[PackedRLE, Sequence[dict]]
 
 
+def counts_per_category(cat_id: np.ndarray, cat_ids: Sequence[int]) -> np.ndarray:
+    """How many of ``cat_id`` (each one of the sorted ``cat_ids``) are each of ``cat_ids``:
+    counted by id, no search."""
+    cat_ids = np.asarray(cat_ids, np.int64)
+    if not cat_ids.size:
+        return np.zeros(0, np.int64)
+    return np.bincount(np.asarray(cat_id, np.int64), minlength=int(cat_ids[-1]) + 1)[cat_ids]
+
+
 def packed(masks: Masks) -> PackedRLE:
     return masks if isinstance(masks, PackedRLE) else PackedRLE.pack(masks)
 
@@ -200,4 +209,5 @@ class DetectionArrays:
                                          self.masks.to_list())]
 
 
-__all__ = ['DetectionArrays', 'Masks', 'PackedRLE', 'packed', 'shared_masks']
+__all__ = ['DetectionArrays', 'Masks', 'PackedRLE', 'counts_per_category', 'packed',
+           'shared_masks']

@@ -52,11 +52,16 @@ def columns_of(coco) -> Tuple[np.ndarray, np.ndarray]:
     return getattr(coco, COLUMNS)
 
 
+def _sizes(dataset: dict) -> Dict[int, Tuple[int, int]]:
+    """Image id -> (height, width) of an LVIS-format dataset, what the RLE conversion takes."""
+    return {img['id']: (img['height'], img['width']) for img in dataset['images']}
+
+
 def image_sizes(gt) -> Dict[int, Tuple[int, int]]:
-    """Image id -> (height, width), what the RLE conversion takes; computed once."""
+    """:func:`_sizes` of a ``COCO`` object's dataset, computed once."""
     sizes = getattr(gt, IMAGE_SIZES, None)
     if sizes is None:
-        sizes = {img['id']: (img['height'], img['width']) for img in gt.dataset['images']}
+        sizes = _sizes(gt.dataset)
         setattr(gt, IMAGE_SIZES, sizes)
     return sizes
 
@@ -75,8 +80,7 @@ def attach_rles(dataset: dict) -> None:
     model runs), once per metric in one process (at its first segm evaluation)."""
     missing = [a for a in dataset['annotations'] if 'rle' not in a]
     if missing:
-        _to_rles(missing, {img['id']: (img['height'], img['width'])
-                           for img in dataset['images']})
+        _to_rles(missing, _sizes(dataset))
 
 
 def attach_gt_rles(gt) -> None:

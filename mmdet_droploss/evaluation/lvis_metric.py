@@ -36,7 +36,7 @@ from mmengine.logging import MMLogger
 from mmdet.evaluation.metrics import LVISMetric
 from mmdet.registry import METRICS
 
-from .detection_arrays import DetectionArrays, PackedRLE
+from .detection_arrays import DetectionArrays, PackedRLE, counts_per_category
 from .fixed_ap import PerClassTopK
 from .image_records import budget_inputs, cap_record, sample_record
 from .lvis_backends import (BACKENDS, MAX_DETS_PER_IMAGE, category_frequencies,
@@ -189,9 +189,8 @@ class FastLVISMetric(LVISMetric):
         self.cat_ids, self.img_ids = ground_truth_ids(self._ground_truth, self.backend)
         self._frequencies = category_frequencies(self._ground_truth, self.cat_ids)
         anns = self._ground_truth.dataset['annotations']
-        labels = np.searchsorted(self.cat_ids, np.fromiter(
-            (a['category_id'] for a in anns), np.int64, len(anns)))
-        self._gt_counts = np.bincount(labels, minlength=len(self.cat_ids))
+        self._gt_counts = counts_per_category(np.fromiter(
+            (a['category_id'] for a in anns), np.int64, len(anns)), self.cat_ids)
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         # Evaluation builds millions of small acyclic objects (result dicts, per-image state);
@@ -253,9 +252,8 @@ class FastLVISMetric(LVISMetric):
         start = time.perf_counter()
         weights = self._gt_counts.copy()
         for arrays in (detections, budget):
-            if arrays is not None:  # detections per category, counted by id
-                weights += np.bincount(arrays.cat_id, minlength=self.cat_ids[-1] + 1)[
-                    self.cat_ids]
+            if arrays is not None:
+                weights += counts_per_category(arrays.cat_id, self.cat_ids)
         shares = split_categories(self.cat_ids, weights, runner.num_shares)
         tasks = make_tasks(iou_type, self.backend, self._ground_truth.dataset, detections,
                            budget, shares, self.fixed_ap, self.pooled_ap,

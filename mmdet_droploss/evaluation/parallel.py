@@ -86,9 +86,6 @@ class ProcessPool(InProcess):
     def exchange(self, size: int) -> Iterator[Optional[str]]:
         """A folder in shared memory (``/dev/shm`` where it has room) for this round's
         files: the masks (written there as the detections are gathered) and the tasks."""
-        if self._folder is not None:  # already open: this round's
-            yield self._folder
-            return
         self._folder = tempfile.mkdtemp(prefix='lvis_shares_', dir=_exchange_dir(size))
         try:
             yield self._folder
@@ -106,17 +103,23 @@ class ProcessPool(InProcess):
             task.iou_threads = max(1, cpus() // self.num_shares)
         masks = [a.masks for t in tasks for a in (t.standard, t.fixed)
                  if a is not None and a.masks is not None and a.masks.index is not None]
+        if self._folder is not None:  # the round's exchange, opened by the metric
+            return self._submit(tasks, masks, self._folder)
         size = sum({id(m.buffer): m.buffer.nbytes for m in masks}.values()) + sum(
             a.nbytes() for t in tasks for a in (t.standard, t.fixed) if a is not None)
         with self.exchange(size) as folder:
-            futures = []
-            with shared_masks(masks, folder):
-                for task in tasks:
-                    path = os.path.join(folder, f'task_{task.index}.pkl')
-                    with open(path, 'wb') as f:
-                        pickle.dump(task, f, protocol=pickle.HIGHEST_PROTOCOL)
-                    futures.append(self._executor.submit(_evaluate_file, path))
-            return [f.result() for f in futures]
+            return self._submit(tasks, masks, folder)
+
+    def _submit(self, tasks: Sequence[ShareTask], masks: list,
+                folder: str) -> List[ShareResult]:
+        futures = []
+        with shared_masks(masks, folder):
+            for task in tasks:
+                path = os.path.join(folder, f'task_{task.index}.pkl')
+                with open(path, 'wb') as f:
+                    pickle.dump(task, f, protocol=pickle.HIGHEST_PROTOCOL)
+                futures.append(self._executor.submit(_evaluate_file, path))
+        return [f.result() for f in futures]
 
     def where(self, index: int) -> str:
         return f'worker {index}'

@@ -31,7 +31,7 @@ import numpy as np
 
 from .lvis_backends import MAX_DETS_PER_IMAGE, accumulate, ground_truth_from_dataset
 from .pooled_ap import PoolRecords, pool_records
-from .detection_arrays import DetectionArrays
+from .detection_arrays import DetectionArrays, counts_per_category
 
 CHUNK_DETECTIONS = 1_000_000
 Arrays = Tuple[np.ndarray, np.ndarray]  # precision (T, R, K, A), recall (T, K, A)
@@ -147,8 +147,8 @@ def _chunks(task: ShareTask) -> List[List[int]]:
     cats = np.asarray(task.cat_ids, np.int64)
     counts = np.zeros(cats.size, np.int64)
     for arrays in (task.standard, task.fixed):
-        if arrays is not None and cats.size:  # per category, counted by id
-            counts += np.bincount(arrays.cat_id, minlength=int(cats.max()) + 1)[cats]
+        if arrays is not None:
+            counts += counts_per_category(arrays.cat_id, cats)
     chunks, current, size = [], [], 0
     for cat, n in zip(task.cat_ids, counts.tolist()):
         if current and size + n > task.chunk_detections:
