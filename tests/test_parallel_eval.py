@@ -2,6 +2,7 @@
 the ``lvis`` package to 1e-4 (standard AP, AP-Fixed, AP-Pool; bbox and segm)."""
 import copy
 import json
+import os
 import pickle
 import re
 
@@ -10,11 +11,12 @@ import pytest
 
 import mmdet_droploss  # noqa: F401  (registers the metric, applies the lvis numpy fix)
 from mmdet_droploss.evaluation import FastLVISMetric, PerClassTopK, load_ground_truth
+from mmdet_droploss.evaluation import column_store
 from mmdet_droploss.evaluation.benchmark_data import generate_lvis_like
-from mmdet_droploss.evaluation.detection_arrays import PackedRLE, shared_masks
+from mmdet_droploss.evaluation.detection_arrays import PackedRLE
 from mmdet_droploss.evaluation.lvis_backends import category_frequencies, ground_truth_ids
 from mmdet_droploss.evaluation.lvis_summary import summarize
-from mmdet_droploss.evaluation.parallel import InProcess, _exchange_dir
+from mmdet_droploss.evaluation.parallel import InProcess
 from mmdet_droploss.evaluation.pooled_ap import pooled_ap
 from mmdet_droploss.evaluation.result_records import records_to_arrays, records_to_detections
 from mmdet_droploss.evaluation.shares import make_tasks, merge, split_categories
@@ -128,15 +130,30 @@ def test_merged_shares_equal_the_lvis_package(generated, iou_type):
         assert stats['pool'] == pytest.approx(reference['pool'], abs=1e-4), backend
 
 
-def test_metric_with_a_process_pool_reports_what_one_process_does(generated):
+def test_metric_with_a_process_pool_reports_what_one_process_does(generated, monkeypatch):
     path, _, records = generated
     results = {}
+    joined = []  # the evaluations that joined the records at the end instead of streaming
+    original = column_store.column_store
+    monkeypatch.setattr(column_store, 'column_store',
+                        lambda *args, **kwargs: joined.append(args[1]) or original(
+                            *args, **kwargs))
     for nproc in (1, 3):
         metric = FastLVISMetric(ann_file=path, metric=['bbox', 'segm'], fixed_ap=K,
                                 pooled_ap=True, classwise=True, nproc=nproc)
         for record in copy.deepcopy(records):
             metric.add_record(record)
+        # with a pool, the records were written to files as they came (their workers map them)
+        store = metric._stream.store
+        assert (store is None) == (nproc == 1)
+        if store is not None:
+            assert store.holds([r for _, r in metric.results]) and os.listdir(store.folder)
         results[nproc] = metric.evaluate(size=len(records))
+        assert metric._stream.store is None and (store is None or not os.path.exists(
+            store.folder))
+        # one process joins each iou type's detections in memory; the pool used the stream
+        assert joined == ([None, None] if nproc == 1 else [])
+        joined.clear()
         shares = metric.last_shares['segm']
         assert [s['where'] for s in shares] == (
             ['this process'] if nproc == 1 else ['worker 0', 'worker 1', 'worker 2'])
@@ -175,53 +192,6 @@ def test_packed_masks_take_and_join_as_lists_do():
         assert compact.buffer.size == sum(len(as_str[29 - i]['counts']) for i in index)
     increasing = packed.take(np.array([1, 4, 7, 28])).compact()  # a share's: in order
     assert increasing.to_list() == [as_str[i] for i in (1, 4, 7, 28)]
-
-
-def test_masks_of_a_pool_task_travel_as_a_mapped_file(tmp_path):
-    rles = [dict(size=[9, 9], counts=f'{k}ab{"c" * k}') for k in range(12)]
-    packed = PackedRLE.pack(rles)
-    taken = packed.take(np.array([7, 2, 11]))
-    with shared_masks([packed, taken], str(tmp_path)):
-        state = pickle.dumps(taken)
-        # names the file, not the bytes
-        assert b'masks_0.bin' in state and b'c' * 11 not in state
-    written = list(tmp_path.iterdir())
-    assert len(written) == 1 and written[0].read_bytes() == packed.buffer.tobytes()
-    received = pickle.loads(state)
-    assert isinstance(received.buffer, np.memmap)
-    assert received.to_list() == [rles[i] for i in (7, 2, 11)]
-    assert received.compact().to_list() == [rles[i] for i in (7, 2, 11)]
-    outside = pickle.loads(pickle.dumps(taken))  # after the pool's run: compact again
-    assert outside.index is None and outside.to_list() == [rles[i] for i in (7, 2, 11)]
-    # the exchange goes to the system's temporary directory where /dev/shm has no room
-    assert _exchange_dir(10 ** 18) is None
-    assert _exchange_dir(1) in ('/dev/shm', None)
-
-
-def test_masks_concatenated_into_a_file_are_shared_as_that_file(tmp_path):
-    rles = [dict(size=[5, 7], counts=f'{k}x{"y" * (k % 4)}') for k in range(10)]
-    parts = [PackedRLE.pack(rles[:3]), PackedRLE.pack(rles[3:4]),
-             PackedRLE.pack(rles[4:]).take(np.arange(6))]
-    path = tmp_path / 'segm_masks.bin'
-    in_memory = PackedRLE.concatenate(parts)
-    mapped = PackedRLE.concatenate(parts, str(path))
-    assert isinstance(mapped.buffer, np.memmap) and mapped.buffer_file == str(path)
-    assert path.read_bytes() == in_memory.buffer.tobytes()
-    assert mapped.to_list() == in_memory.to_list() == rles
-    assert np.array_equal(mapped.offsets, in_memory.offsets)
-    taken = mapped.take(np.array([9, 0, 4]))
-    assert taken.buffer_file == str(path)
-    with shared_masks([taken], str(tmp_path / 'elsewhere')):  # not written again
-        state = pickle.dumps(taken)
-    assert b'segm_masks.bin' in state and list(tmp_path.iterdir()) == [path]
-    assert pickle.loads(state).to_list() == [rles[i] for i in (9, 0, 4)]
-    # outside a pool's round masks travel as their bytes, and the copy maps no file
-    copied = pickle.loads(pickle.dumps(taken))
-    assert copied.buffer_file is None and not isinstance(copied.buffer, np.memmap)
-    assert copied.to_list() == [rles[i] for i in (9, 0, 4)]
-    # nothing to write: an empty file cannot be mapped, so the buffer stays in memory
-    empty = PackedRLE.concatenate([PackedRLE.pack([])], str(tmp_path / 'none.bin'))
-    assert len(empty) == 0 and empty.buffer_file is None
 
 
 def test_bad_splits_and_nproc_are_named():

@@ -55,13 +55,14 @@ def print_generated_report(num_images: int, num_dets: int, runs: Dict[Run, dict]
     ``benchmark_timing.time_metric`` wrote, or ``error``), then the metrics of each iou type."""
     print(f'\n## {num_images} images, {num_dets} detections (generated, LVIS-v1-like)\n')
     repeated = any(len(r.get('all_seconds', ())) > 1 for r in runs.values())
-    print('| back end | iou type | processes | wall (s) | CPU (s) | peak RSS, main (GB) | '
+    print('| back end | iou type | processes | wall (s) | CPU (s) | process() (s) | '
+          'peak RSS, main (GB) | '
           'peak RSS per worker (GB) | speedup vs lvis | speedup vs 1 process | '
           + ('wall, every run (s) | ' if repeated else '') + 'status |\n'
-          + '|---' * (11 if repeated else 10) + '|')
+          + '|---' * (12 if repeated else 11) + '|')
     for (backend, iou_type, nproc), run in runs.items():
         if 'error' in run:
-            print(f'| {backend} | {iou_type} | {nproc} | | | | | | | '
+            print(f'| {backend} | {iou_type} | {nproc} | | | | | | | | '
                   + ('| ' if repeated else '') + f'failed: {run["error"]} |')
             continue
         every = ' / '.join(f'{s:.2f}' for s in run.get('all_seconds', [run['seconds']]))
@@ -69,15 +70,19 @@ def print_generated_report(num_images: int, num_dets: int, runs: Dict[Run, dict]
             'between runs'
         lvis = runs.get(('lvis', iou_type, 1), {}).get('seconds')
         one = runs.get((backend, iou_type, 1), {}).get('seconds')
-        worker = run.get('worker_peak_gb')
+        worker, process = run.get('worker_peak_gb'), run.get('process_seconds')
         print(f'| {backend} | {iou_type} | {nproc} | {run["seconds"]:.2f} | '
-              f'{run["cpu_seconds"]:.2f} | {run["peak_gb"]:.2f} | '
+              f'{run["cpu_seconds"]:.2f} | {"-" if process is None else "%.2f" % process} | '
+              f'{run["peak_gb"]:.2f} | '
               f'{"-" if worker is None else "%.2f" % worker} | '
               f'{"%.1fx" % (lvis / run["seconds"]) if lvis else "-"} | '
               f'{"%.2fx" % (one / run["seconds"]) if one else "-"} | '
               + (f'{every} | ' if repeated else '') + f'{status} |')
     print('\n(wall: records to metrics; the workers are started before, as in a test run, '
-          'where the first result starts them while the model runs; CPU: the evaluating '
+          'where the first result starts them while the model runs; process(): what the '
+          "metric's process() did with every record before (what a test run spreads over "
+          'the model\'s run: the 300 best kept, masks packed, with a pool the records written '
+          'to shared memory), with the workers starting meanwhile; CPU: the evaluating '
           'process and its workers; peak RSS, main: the evaluating '
           'process, records and ground truth included; per worker: the largest worker, each a '
           'fresh process' + ('; with --repeat: wall and CPU of the run of median wall time, '

@@ -8,12 +8,12 @@ mask). Result dicts are built from them only where an evaluator needs them.
 """
 from __future__ import annotations
 
-import os
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
+
+from .shared_files import column_state, travels_mapped, restore_column
 
 
 @dataclass
@@ -29,7 +29,6 @@ class PackedRLE:
     offsets: np.ndarray  # (M + 1,) int64
     sizes: np.ndarray  # (M, 2) int64
     index: Optional[np.ndarray] = None  # (N,) int64 into the M masks; None: all, in order
-    buffer_file: Optional[str] = None  # the file ``buffer`` maps, whole (read-only), if any
 
     @classmethod
     def pack(cls, rles: Sequence[dict]) -> 'PackedRLE':
@@ -41,26 +40,16 @@ class PackedRLE:
                    np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64), sizes)
 
     @classmethod
-    def concatenate(cls, parts: Sequence['PackedRLE'],
-                    path: Optional[str] = None) -> 'PackedRLE':
-        """The masks of ``parts`` in order. With ``path``, their bytes are written to that
-        file and the result maps it read-only: for a pool's workers, which map the same file
-        (:func:`shared_masks`), the bytes are copied once, not into a new buffer and then
-        into the file (each copy into fresh memory costs seconds at LVIS v1 val's 1.3 GB)."""
+    def concatenate(cls, parts: Sequence['PackedRLE']) -> 'PackedRLE':
+        """The masks of ``parts`` in order, in one buffer."""
         if not parts:
             return cls.pack([])
         parts = [p.compact() for p in parts]
         lengths = [int(p.offsets[-1]) for p in parts]
         shifts = np.cumsum([0] + lengths[:-1])
         offsets = [parts[0].offsets[:1]] + [p.offsets[1:] + s for p, s in zip(parts, shifts)]
-        offsets, sizes = np.concatenate(offsets), np.concatenate([p.sizes for p in parts])
-        if path is None or not sum(lengths):
-            return cls(np.concatenate([p.buffer for p in parts]), offsets, sizes)
-        with open(path, 'wb') as f:
-            for p, n in zip(parts, lengths):
-                f.write(p.buffer[:n])
-        return cls(np.memmap(path, np.uint8, 'r', shape=(sum(lengths),)), offsets, sizes,
-                   buffer_file=path)
+        return cls(np.concatenate([p.buffer[:n] for p, n in zip(parts, lengths)]),
+                   np.concatenate(offsets), np.concatenate([p.sizes for p in parts]))
 
     def __len__(self) -> int:
         return len(self.sizes) if self.index is None else len(self.index)
@@ -72,7 +61,7 @@ class PackedRLE:
     def take(self, index: np.ndarray) -> 'PackedRLE':
         """The masks ``index`` (any order, repeats allowed), without copying bytes."""
         return PackedRLE(self.buffer, self.offsets, self.sizes,
-                         self.selected()[np.asarray(index, np.int64)], self.buffer_file)
+                         self.selected()[np.asarray(index, np.int64)])
 
     def compact(self, block: int = 1 << 16) -> 'PackedRLE':
         """The same masks in a buffer of their own (``index`` None)."""
@@ -95,20 +84,16 @@ class PackedRLE:
 
     def __getstate__(self) -> dict:
         """Pickled compact (another process receives these masks' bytes only), or, inside
-        :func:`shared_masks`, as the name of the file that holds the whole buffer."""
-        path = _SHARED_FILES.get(id(self.buffer))
-        if path is None or self.index is None:
-            return dict(self.compact().__dict__, buffer_file=None)
-        return dict(shared_file=path, buffer_size=self.buffer.size, offsets=self.offsets,
-                    sizes=self.sizes, index=self.index)
+        ``shared_files.sharing`` and when the buffer, offsets and sizes map files (a
+        ``ColumnStore``'s), as those files' names and the selection."""
+        if all(map(travels_mapped, (self.buffer, self.offsets, self.sizes))):
+            state = self.__dict__
+        else:
+            state = self.compact().__dict__
+        return {k: column_state(v) for k, v in state.items()}
 
     def __setstate__(self, state: dict) -> None:
-        if 'shared_file' in state:
-            state = dict(state)
-            state['buffer_file'] = state.pop('shared_file')
-            state['buffer'] = np.memmap(state['buffer_file'], np.uint8, 'r',
-                                        shape=(state.pop('buffer_size'),))
-        self.__dict__.update(state)
+        self.__dict__.update({k: restore_column(v) for k, v in state.items()})
 
     def to_list(self) -> List[dict]:
         """The masks as RLE dicts with ``str`` counts (what evaluators and JSON take)."""
@@ -117,31 +102,6 @@ class PackedRLE:
         return [dict(size=s, counts=str(view[a:b], 'ascii')) for s, a, b in zip(
             self.sizes[index].tolist(), self.offsets[index].tolist(),
             self.offsets[index + 1].tolist())]
-
-
-_SHARED_FILES: Dict[int, str] = {}  # id of a buffer -> the file it is written to
-
-
-@contextmanager
-def shared_masks(masks: Sequence[PackedRLE], folder: str):
-    """While open, masks that select from the buffer of one of ``masks`` pickle as a
-    selection from a file that holds the buffer, which the receiving process maps read-only:
-    a pool's tasks carry no copy of their masks' bytes. A buffer that maps a file already
-    (``PackedRLE.concatenate(parts, path)``) is shared as that file, others are written once
-    to ``folder``."""
-    registered = []
-    try:
-        for k, m in enumerate({id(m.buffer): m for m in masks}.values()):
-            path = m.buffer_file
-            if path is None:
-                path = os.path.join(folder, f'masks_{k}.bin')
-                m.buffer.tofile(path)
-            _SHARED_FILES[id(m.buffer)] = path
-            registered.append(id(m.buffer))
-        yield
-    finally:
-        for key in registered:
-            _SHARED_FILES.pop(key, None)
 
 
 Masks = Union[PackedRLE, Sequence[dict]]
@@ -154,6 +114,13 @@ def counts_per_category(cat_id: np.ndarray, cat_ids: Sequence[int]) -> np.ndarra
     if not cat_ids.size:
         return np.zeros(0, np.int64)
     return np.bincount(np.asarray(cat_id, np.int64), minlength=int(cat_ids[-1]) + 1)[cat_ids]
+
+
+def xywh(boxes: np.ndarray) -> np.ndarray:
+    """(x1, y1, x2, y2) boxes as (x, y, w, h) doubles, LVIS's (a new array)."""
+    boxes = np.array(boxes, np.float64).reshape(-1, 4)
+    boxes[:, 2:] -= boxes[:, :2]
+    return boxes
 
 
 def packed(masks: Masks) -> PackedRLE:
@@ -174,14 +141,21 @@ class DetectionArrays:
     def __len__(self) -> int:
         return len(self.cat_id)
 
-    def nbytes(self) -> int:
-        """About what these detections take pickled (selected masks' bytes included)."""
-        size = self.img_id.nbytes + self.cat_id.nbytes + self.score.nbytes
-        size += 0 if self.boxes is None else self.boxes.nbytes
+    def __getstate__(self) -> dict:
+        """Columns pickled as their bytes or, inside ``shared_files.sharing``, as the names
+        of the files they map."""
+        return {k: v if k == 'masks' else column_state(v) for k, v in self.__dict__.items()}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update({k: v if k == 'masks' else restore_column(v)
+                              for k, v in state.items()})
+
+    def travels_mapped(self) -> bool:
+        """Whether every column pickles as the name of the file it maps (now)."""
+        columns = [self.img_id, self.cat_id, self.score, self.boxes]
         if self.masks is not None:
-            lengths = np.diff(self.masks.offsets)
-            size += int(lengths[self.masks.selected()].sum()) + self.masks.sizes.nbytes
-        return size
+            columns += [self.masks.buffer, self.masks.offsets, self.masks.sizes]
+        return all(map(travels_mapped, columns))
 
     def take(self, index: np.ndarray) -> 'DetectionArrays':
         if len(index) == len(self) and bool(np.all(np.diff(index) > 0)):
@@ -209,5 +183,32 @@ class DetectionArrays:
                                          self.masks.to_list())]
 
 
-__all__ = ['DetectionArrays', 'Masks', 'PackedRLE', 'counts_per_category', 'packed',
-           'shared_masks']
+@dataclass
+class Selection:
+    """Detections ``index`` (``None``: all) of ``arrays``, not gathered yet: what a share's
+    task carries. Inside ``shared_files.sharing``, when ``arrays`` map files (a pool's
+    ``ColumnStore``), it pickles as those files' names and ``index``, and the process that
+    evaluates the share gathers its detections; otherwise as those detections alone."""
+
+    arrays: DetectionArrays
+    index: Optional[np.ndarray] = None
+
+    def __len__(self) -> int:
+        return len(self.arrays) if self.index is None else len(self.index)
+
+    def resolve(self) -> DetectionArrays:
+        return self.arrays if self.index is None else self.arrays.take(self.index)
+
+    def __getstate__(self) -> dict:
+        if self.arrays.travels_mapped():
+            return dict(arrays=self.arrays, index=self.index)
+        return dict(arrays=self.resolve(), index=None)
+
+
+def resolved(detections: Union[None, DetectionArrays, Selection]) -> Optional[DetectionArrays]:
+    """The detections of a selection, or ``detections`` themselves."""
+    return detections.resolve() if isinstance(detections, Selection) else detections
+
+
+__all__ = ['DetectionArrays', 'Masks', 'PackedRLE', 'Selection', 'counts_per_category',
+           'packed', 'resolved', 'xywh']

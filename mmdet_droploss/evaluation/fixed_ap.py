@@ -20,7 +20,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from .lvis_backends import LVISEvaluation, evaluate
-from .detection_arrays import DetectionArrays, PackedRLE
+from .detection_arrays import DetectionArrays, PackedRLE, xywh
 
 DEFAULT_DETS_PER_CLASS = 10000
 # below this many buffered detections PerClassTopK never prunes (pruning has a fixed cost)
@@ -145,8 +145,7 @@ class PerClassTopK:
                                  np.asarray(cat_ids, np.int64)[data['label'][order]],
                                  data['score'][order])
         if payload.dtype != object:  # boxes
-            arrays.boxes = payload.astype(np.float64).reshape(-1, 4).copy()
-            arrays.boxes[:, 2:] -= arrays.boxes[:, :2]
+            arrays.boxes = xywh(payload.astype(np.float64))
         else:
             arrays.masks = PackedRLE.pack(payload.tolist())
         return arrays

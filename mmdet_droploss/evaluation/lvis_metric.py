@@ -17,8 +17,9 @@ rank 0, which alone loads the ground truth (lazily, at the first evaluation), ap
 per-image cap, hands each rank the detections and ground truth of its categories
 (``parallel.py``), merges the shares' results and sends the metrics to every rank. In one
 process, ``nproc=N`` evaluates the shares in N worker processes, which read the annotation
-file themselves when they start (while the model runs); this process makes the tasks and
-merges.
+file themselves when they start (while the model runs); meanwhile each record is written to
+files in shared memory as it comes (``column_store.RecordStream``), which the workers map, so
+that the tasks this process makes are file names and selections; it then merges.
 
 The pieces: the arguments are checked in ``metric_options.py``, each image's record is made
 and cut in ``image_records.py``, and the result keys come from ``metric_results.py``.
@@ -36,7 +37,8 @@ from mmengine.logging import MMLogger
 from mmdet.evaluation.metrics import LVISMetric
 from mmdet.registry import METRICS
 
-from .detection_arrays import DetectionArrays, PackedRLE, counts_per_category
+from .column_store import RecordStream, detections_of, exchange_size
+from .detection_arrays import DetectionArrays, counts_per_category
 from .fixed_ap import PerClassTopK
 from .image_records import budget_inputs, cap_record, sample_record
 from .lvis_backends import (BACKENDS, MAX_DETS_PER_IMAGE, category_frequencies,
@@ -45,7 +47,7 @@ from .metric_options import check_metric_options, check_nproc, per_class_budget
 from .metric_results import classwise_metrics, fixed_metrics, pooled_metrics, summary_metrics
 from .parallel import InProcess, ProcessPool, runner_for
 from .rank_shares import Distributed, evaluate_on_every_rank
-from .result_records import records_to_arrays, write_results
+from .result_records import write_results
 from .shares import Merged, describe, make_tasks, merge, share_costs, split_categories
 
 
@@ -104,6 +106,7 @@ class FastLVISMetric(LVISMetric):
         self._runner = None
         self._pool: Optional[ProcessPool] = None  # nproc > 1 in one process: kept across runs
         self._workers_started = False
+        self._stream = RecordStream('segm' in self.metrics)  # a pool's records, in files
         self.last_shares: Dict[str, List[dict]] = {}  # iou type -> each share's size and cost
         self.fixed_ap, self.pooled_ap = bool(fixed_ap), bool(pooled_ap)
         self._budgets: Dict[str, PerClassTopK] = {}
@@ -129,6 +132,8 @@ class FastLVISMetric(LVISMetric):
             if inputs is not None:
                 budget.add(result['img_id'], *inputs)
         cap_record(result)  # the image's 300 best for standard AP, masks packed
+        if self._pool is not None:  # its workers will map the detections from files
+            self._stream.append(result)
         self.results.append((dict(img_id=result['img_id']), result))
 
     def gather_budgets(self) -> None:
@@ -161,6 +166,7 @@ class FastLVISMetric(LVISMetric):
                     runner.close()
         finally:
             self._merged, self._runner = {}, None
+            self._stream.close()  # the next round streams its own records
 
     def _make_runner(self):
         runner = runner_for(self.nproc, self.collect_device, getattr(self, 'collect_dir', None),
@@ -210,12 +216,11 @@ class FastLVISMetric(LVISMetric):
         _, preds = zip(*results)
         eval_results: Dict[str, float] = OrderedDict()
         runner = self._runner or InProcess(1)
+        streamed = self._stream.store_of(preds)
         for iou_type in self.metrics:  # one type's detections in memory at a time
-            with runner.exchange(_exchange_size(preds, iou_type)) as folder:
-                # a pool's workers map the masks' bytes from a file: written once, there
-                detections = records_to_arrays(
-                    preds, self.cat_ids, iou_type, None if folder is None or self.format_only
-                    else osp.join(folder, f'{iou_type}_masks.bin'))
+            with runner.exchange(exchange_size(preds, iou_type)) as folder, detections_of(
+                    preds, self.cat_ids, iou_type, streamed,
+                    None if self.format_only else folder) as detections:
                 if self.outfile_prefix is not None:  # the files mmdet's metric writes
                     write_results(detections.to_dicts(),
                                   f'{self.outfile_prefix}.{iou_type}.json')
@@ -271,16 +276,6 @@ class FastLVISMetric(LVISMetric):
             logger.info(f'  {line}')
         self.last_shares[iou_type] = share_costs(results, where)
         return merged
-
-
-def _exchange_size(records: Sequence[dict], iou_type: str) -> int:
-    """About the bytes an evaluation of ``iou_type`` shares through files: the masks' and
-    the tasks' columns (about 100 bytes a detection)."""
-    size = 100 * sum(len(r['labels']) for r in records)
-    if iou_type == 'segm':
-        size += sum(r['masks'].buffer.nbytes if isinstance(r['masks'], PackedRLE) else
-                    sum(len(m['counts']) for m in r['masks']) for r in records if 'masks' in r)
-    return size
 
 
 __all__ = ['FastLVISMetric', 'BACKENDS']

@@ -7,8 +7,8 @@
   the server imports the evaluation code once for all of them), a share each, while this
   process, which made the tasks, waits to merge them. Each worker reads the annotation file
   once when it starts (while the model runs) and, if segm is evaluated, converts its masks to
-  RLE, so a task carries only its detections; the masks' bytes are in one file in shared
-  memory that every worker maps.
+  RLE, so a task carries only its detections, and those as the names of the files in shared
+  memory that every worker maps (``shared_files.py``) and the task's selection.
 - the ranks of a ``torch.distributed`` run: ``rank_shares.py``. :func:`runner_for` picks.
 """
 from __future__ import annotations
@@ -23,8 +23,13 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Iterator, List, Optional, Sequence
 
-from .detection_arrays import shared_masks
+from .shared_files import exchange_dir, sharing
 from .shares import ShareResult, ShareTask, evaluate_share, ground_truth_dataset
+
+# what a task file holds per detection at most, where its detections do not map files (an
+# unmapped selection travels gathered, with its masks' bytes)
+_BYTES_PER_DETECTION = 300
+
 
 class InProcess:
     """Evaluate every share in this process."""
@@ -85,8 +90,9 @@ class ProcessPool(InProcess):
     @contextmanager
     def exchange(self, size: int) -> Iterator[Optional[str]]:
         """A folder in shared memory (``/dev/shm`` where it has room) for this round's
-        files: the masks (written there as the detections are gathered) and the tasks."""
-        self._folder = tempfile.mkdtemp(prefix='lvis_shares_', dir=_exchange_dir(size))
+        files: the tasks and, where the records were not streamed to files as they came,
+        the detections' columns."""
+        self._folder = tempfile.mkdtemp(prefix='lvis_shares_', dir=exchange_dir(size))
         try:
             yield self._folder
         finally:
@@ -96,24 +102,21 @@ class ProcessPool(InProcess):
     def run(self, tasks: Sequence[ShareTask]) -> List[ShareResult]:
         """Each task goes as a pickle file in the exchange folder: written here and read by
         its worker, it costs less than the pipe the executor would send it through, and a
-        worker starts as soon as its own file is written. The masks' bytes are in one file
-        every worker maps (:func:`shared_masks`), not copied into each task."""
+        worker starts as soon as its own file is written. Detections that map files (the
+        metric's ``FileColumnStore``) travel as those files' names and the task's selection
+        (``shared_files.sharing``): every worker maps the same pages."""
         self.start(wait=False)
         for task in tasks:  # the workers share the CPUs: threads on top would only contend
             task.iou_threads = max(1, cpus() // self.num_shares)
-        masks = [a.masks for t in tasks for a in (t.standard, t.fixed)
-                 if a is not None and a.masks is not None and a.masks.index is not None]
         if self._folder is not None:  # the round's exchange, opened by the metric
-            return self._submit(tasks, masks, self._folder)
-        size = sum({id(m.buffer): m.buffer.nbytes for m in masks}.values()) + sum(
-            a.nbytes() for t in tasks for a in (t.standard, t.fixed) if a is not None)
-        with self.exchange(size) as folder:
-            return self._submit(tasks, masks, folder)
+            return self._submit(tasks, self._folder)
+        with self.exchange(sum(_BYTES_PER_DETECTION * t.num_detections() for t in tasks)) \
+                as folder:
+            return self._submit(tasks, folder)
 
-    def _submit(self, tasks: Sequence[ShareTask], masks: list,
-                folder: str) -> List[ShareResult]:
+    def _submit(self, tasks: Sequence[ShareTask], folder: str) -> List[ShareResult]:
         futures = []
-        with shared_masks(masks, folder):
+        with sharing():
             for task in tasks:
                 path = os.path.join(folder, f'task_{task.index}.pkl')
                 with open(path, 'wb') as f:
@@ -136,16 +139,6 @@ def cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
-
-
-def _exchange_dir(size: int) -> Optional[str]:
-    """``/dev/shm`` if it has room for ``size`` bytes twice over (a container's is often
-    64 MB), else the system's temporary directory (``None``)."""
-    try:
-        stat = os.statvfs('/dev/shm')
-    except OSError:
-        return None
-    return '/dev/shm' if stat.f_bavail * stat.f_frsize > 2 * size else None
 
 
 def _evaluate_file(path: str) -> ShareResult:

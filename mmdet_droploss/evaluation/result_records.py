@@ -13,40 +13,20 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import List, Optional, Sequence
+from typing import List, Sequence
 
 import numpy as np
 
-from .detection_arrays import DetectionArrays, PackedRLE, packed
+from .column_store import ColumnStore
+from .detection_arrays import DetectionArrays
 
 
-def _concat(records: Sequence[dict], key: str, dtype, width: int = 0) -> np.ndarray:
-    parts = [np.asarray(r[key], dtype=dtype) for r in records]
-    if not parts:
-        return np.zeros((0, width) if width else 0, dtype)
-    return np.concatenate(parts)
-
-
-def records_to_arrays(records: Sequence[dict], cat_ids: Sequence[int], iou_type: str,
-                      mask_file: Optional[str] = None) -> DetectionArrays:
+def records_to_arrays(records: Sequence[dict], cat_ids: Sequence[int],
+                      iou_type: str) -> DetectionArrays:
     """The detections of ``iou_type`` of records with ``img_id``, ``bboxes`` (x1, y1, x2, y2),
     ``scores``, ``labels`` (indices into ``cat_ids``) and, for segm, ``masks`` (RLE dicts or
-    :class:`PackedRLE`) and optional ``mask_scores``. With ``mask_file`` the masks' bytes are
-    written to that file, which the returned masks map (``PackedRLE.concatenate``)."""
-    records = [r for r in records if len(r['labels'])]
-    if iou_type == 'segm':
-        records = [r for r in records if 'masks' in r]
-    counts = [len(r['labels']) for r in records]
-    img = np.repeat(np.asarray([r['img_id'] for r in records], np.int64), counts)
-    boxes = _concat(records, 'bboxes', np.float64, 4).reshape(-1, 4)
-    boxes[:, 2:] -= boxes[:, :2]
-    cat = np.asarray(cat_ids, dtype=np.int64)[_concat(records, 'labels', np.int64)]
-    if iou_type == 'bbox':
-        return DetectionArrays(img, cat, _concat(records, 'scores', np.float32), boxes)
-    scores = np.concatenate([np.asarray(r.get('mask_scores', r['scores']), np.float32)
-                             for r in records]) if records else np.zeros(0, np.float32)
-    masks = PackedRLE.concatenate([packed(r['masks']) for r in records], mask_file)
-    return DetectionArrays(img, cat, scores, boxes, masks)
+    :class:`PackedRLE`) and optional ``mask_scores`` (``column_store.py``)."""
+    return ColumnStore(masks=iou_type == 'segm').extend(records).arrays(cat_ids, iou_type)
 
 
 def records_to_detections(records: Sequence[dict], cat_ids: Sequence[int],

@@ -19,22 +19,24 @@ metric goes through here, so N shares give bit-identical arrays to 1.
 """
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import os
 import resource
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .lvis_backends import MAX_DETS_PER_IMAGE, accumulate, ground_truth_from_dataset
 from .pooled_ap import PoolRecords, pool_records
-from .detection_arrays import DetectionArrays, counts_per_category
+from .detection_arrays import DetectionArrays, Selection, counts_per_category, resolved
 
 CHUNK_DETECTIONS = 1_000_000
 Arrays = Tuple[np.ndarray, np.ndarray]  # precision (T, R, K, A), recall (T, K, A)
+Detections = Union[None, DetectionArrays, Selection]
 
 
 @dataclass
@@ -47,8 +49,8 @@ class ShareTask:
     cat_ids: List[int]  # this share's categories
     # every image and category; the annotations of ``cat_ids`` (None: ``ann_file``'s)
     gt_dataset: Optional[dict]
-    standard: Optional[DetectionArrays]  # the per-image cap applied over all categories
-    fixed: Optional[DetectionArrays]  # the per-class budget (AP-Fixed and AP-Pool)
+    standard: Detections  # the per-image cap applied over all categories
+    fixed: Detections  # the per-class budget (AP-Fixed and AP-Pool)
     fixed_ap: bool = False
     pooled_ap: bool = False
     chunk_detections: int = CHUNK_DETECTIONS
@@ -126,20 +128,32 @@ def make_tasks(iou_type: str, backend: str, gt_dataset: dict,
                pooled_ap: bool = False, chunk_detections: int = CHUNK_DETECTIONS,
                ann_file: Optional[str] = None) -> List[ShareTask]:
     """One task per share of categories; ``standard`` is cut to each image's 300 best here,
-    over all categories, before it is split. With ``ann_file`` (the file ``gt_dataset`` was
+    over all categories, before it is split. A task selects its detections (``Selection``);
+    they are gathered where it is evaluated. With ``ann_file`` (the file ``gt_dataset`` was
     read from, local to the evaluating processes) the tasks carry no ground truth."""
     from .lvis_backends import top_per_image
+    keep = None
     if standard is not None:
-        standard = standard.take(top_per_image(standard.img_id, standard.score,
-                                               MAX_DETS_PER_IMAGE))
+        keep = top_per_image(standard.img_id, standard.score, MAX_DETS_PER_IMAGE)
+        keep = None if keep.size == len(standard) else keep  # ascending: all of them
     tasks = []
     for index, cats in enumerate(shares):
-        pick = lambda a: None if a is None else a.of_categories(cats)
         tasks.append(ShareTask(index, iou_type, backend, sorted(cats),
                                None if ann_file else subset_dataset(gt_dataset, cats),
-                               pick(standard), pick(fixed), fixed_ap, pooled_ap,
-                               chunk_detections, ann_file))
+                               _select(standard, cats, keep), _select(fixed, cats),
+                               fixed_ap, pooled_ap, chunk_detections, ann_file))
     return tasks
+
+
+def _select(arrays: Optional[DetectionArrays], cat_ids: Sequence[int],
+            within: Optional[np.ndarray] = None) -> Optional[Selection]:
+    """The detections of ``cat_ids`` among ``within`` (``None``: all) of ``arrays``, not
+    gathered: a pool's task names them (``Selection``)."""
+    if arrays is None:
+        return None
+    cat = arrays.cat_id if within is None else arrays.cat_id[within]
+    index = np.flatnonzero(np.isin(cat, np.asarray(list(cat_ids), np.int64)))
+    return Selection(arrays, index if within is None else within[index])
 
 
 def _chunks(task: ShareTask) -> List[List[int]]:
@@ -164,7 +178,9 @@ def evaluate_share(task: ShareTask) -> ShareResult:
     start, cpu_start = time.perf_counter(), time.process_time()
     gc_was_enabled = gc.isenabled()
     gc.disable()  # millions of acyclic dicts: the cyclic collector would rescan them all
-    try:
+    try:  # a selection's detections gathered here, by the process that evaluates them
+        task = dataclasses.replace(task, standard=resolved(task.standard),
+                                   fixed=resolved(task.fixed))
         result = ShareResult(task.index, list(task.cat_ids),
                              num_detections=task.num_detections())
         if task.cat_ids:
