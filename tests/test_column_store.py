@@ -70,6 +70,9 @@ def test_stores_give_the_records_detections(records, iou_type, tmp_path):
     shifted = [c + 1000 for c in CAT_IDS]
     assert (store.arrays(shifted, iou_type).cat_id == in_files.cat_id + 1000).all()
     assert (in_files.cat_id == memory.cat_id).all()
+    store.append(records[0])  # a record more: its categories too
+    assert store.arrays(CAT_IDS, iou_type).to_dicts() == reference + _reference(
+        records[:1], iou_type)
     store.close()
 
 

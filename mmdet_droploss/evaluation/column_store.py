@@ -167,9 +167,10 @@ class FileColumnStore(ColumnStore):
         return columns
 
     def _categories(self, label: np.ndarray, cat_ids: np.ndarray) -> np.ndarray:
-        """Category ids, written to a file of their own (once per set of ids) so that they
-        travel mapped too."""
-        if not self._cat_files or not np.array_equal(self._cat_files[-1][0], cat_ids):
+        """Category ids, written to a file of their own (once per set of ids and rows) so
+        that they travel mapped too."""
+        if not self._cat_files or len(self._cat_files[-1][1]) != len(label) or \
+                not np.array_equal(self._cat_files[-1][0], cat_ids):
             path = self._path(f'cat_id_{len(self._cat_files)}')
             cat_ids[label].tofile(path)
             self._cat_files.append((cat_ids, mapped(path, np.int64, (len(label),))))
