@@ -122,7 +122,7 @@ class FileColumnStore(ColumnStore):
         self._removal = weakref.finalize(self, shutil.rmtree, self.folder, True)
         names = self._FILES if masks else self._FILES[:4]
         self._files = {name: open(self._path(name), 'wb', buffering=1 << 20) for name in names}
-        self._rows = self._masked_rows = self._mask_bytes = 0
+        self._mask_bytes = 0
         if masks:
             self._files['mask_offsets'].write(np.zeros(1, np.int64).data)
         self._cat_files: List[tuple] = []  # (category ids, their column mapped), newest last
@@ -138,7 +138,6 @@ class FileColumnStore(ColumnStore):
         write('label', record['labels'], np.int64)
         write('boxes', xywh(record['bboxes']), np.float64)
         write('score', record['scores'], np.float32)
-        self._rows += count
         if masked:
             masks = packed(record['masks']).compact()
             size = int(masks.offsets[-1])
@@ -146,14 +145,14 @@ class FileColumnStore(ColumnStore):
             write('mask_bytes', masks.buffer[:size], np.uint8)
             write('mask_offsets', masks.offsets[1:] + self._mask_bytes, np.int64)
             write('mask_sizes', masks.sizes, np.int64)
-            self._masked_rows += count
             self._mask_bytes += size
         # the record is in its files now: only its identity is kept (holds)
 
     def _columns(self, masks: bool) -> Dict[str, object]:
         for f in self._files.values():
             f.flush()
-        rows, masked = self._rows, self._masked_rows
+        rows = sum(self._counts)
+        masked = sum(n for n, m in zip(self._counts, self._masked) if m)
         columns = dict(img_id=mapped(self._path('img_id'), np.int64, (rows,)),
                        label=mapped(self._path('label'), np.int64, (rows,)),
                        boxes=mapped(self._path('boxes'), np.float64, (rows, 4)),

@@ -116,6 +116,11 @@ def counts_per_category(cat_id: np.ndarray, cat_ids: Sequence[int]) -> np.ndarra
     return np.bincount(np.asarray(cat_id, np.int64), minlength=int(cat_ids[-1]) + 1)[cat_ids]
 
 
+def rows_of_categories(cat_id: np.ndarray, cat_ids: Sequence[int]) -> np.ndarray:
+    """The positions (ascending) of ``cat_id`` that are one of ``cat_ids``."""
+    return np.flatnonzero(np.isin(cat_id, np.asarray(list(cat_ids), np.int64)))
+
+
 def xywh(boxes: np.ndarray) -> np.ndarray:
     """(x1, y1, x2, y2) boxes as (x, y, w, h) doubles, LVIS's (a new array)."""
     boxes = np.array(boxes, np.float64).reshape(-1, 4)
@@ -165,8 +170,7 @@ class DetectionArrays:
                                None if self.masks is None else self.masks.take(index))
 
     def of_categories(self, cat_ids: Sequence[int]) -> 'DetectionArrays':
-        return self.take(np.flatnonzero(np.isin(self.cat_id, np.asarray(list(cat_ids),
-                                                                         np.int64))))
+        return self.take(rows_of_categories(self.cat_id, cat_ids))
 
     def to_dicts(self) -> List[dict]:
         """LVIS result dicts (mmdet's: ``image_id``, ``bbox``, ``score``, ``category_id``,
@@ -211,4 +215,4 @@ def resolved(detections: Union[None, DetectionArrays, Selection]) -> Optional[De
 
 
 __all__ = ['DetectionArrays', 'Masks', 'PackedRLE', 'Selection', 'counts_per_category',
-           'packed', 'resolved', 'xywh']
+           'packed', 'resolved', 'rows_of_categories', 'xywh']

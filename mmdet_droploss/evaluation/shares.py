@@ -32,7 +32,8 @@ import numpy as np
 
 from .lvis_backends import MAX_DETS_PER_IMAGE, accumulate, ground_truth_from_dataset
 from .pooled_ap import PoolRecords, pool_records
-from .detection_arrays import DetectionArrays, Selection, counts_per_category, resolved
+from .detection_arrays import (DetectionArrays, Selection, counts_per_category, resolved,
+                               rows_of_categories)
 
 CHUNK_DETECTIONS = 1_000_000
 Arrays = Tuple[np.ndarray, np.ndarray]  # precision (T, R, K, A), recall (T, K, A)
@@ -151,8 +152,8 @@ def _select(arrays: Optional[DetectionArrays], cat_ids: Sequence[int],
     gathered: a pool's task names them (``Selection``)."""
     if arrays is None:
         return None
-    cat = arrays.cat_id if within is None else arrays.cat_id[within]
-    index = np.flatnonzero(np.isin(cat, np.asarray(list(cat_ids), np.int64)))
+    index = rows_of_categories(arrays.cat_id if within is None else arrays.cat_id[within],
+                               cat_ids)
     return Selection(arrays, index if within is None else within[index])
 
 
