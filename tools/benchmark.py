@@ -37,6 +37,7 @@ from mmdet_droploss.benchmark import (CALIBRATION_METHODS, DEFAULT_DESIGN,  # no
                                       DEFAULT_METHODS, DESIGNS, FROZEN_DESIGN,
                                       HELD_OUT_METHODS, METHODS, check_preconditions,
                                       plan_runs, write_report)
+from mmdet_droploss.benchmark.sim_designs import SIM_DESIGNS  # noqa: E402
 from mmdet_droploss.datasets.lvis_regime import VAL_ANN, generate_lvis_regime  # noqa: E402
 
 # --quick: the kinds of run there are (plain, RFS-wrapped, C + 1 logits, a held-out figure method)
@@ -62,12 +63,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'work_dirs/benchmark, or work_dirs/benchmark_quick with --quick)')
     parser.add_argument('--data', help='data set directory (default: data/lvis_regime, or '
                         'data/lvis_regime_quick with --quick)')
-    parser.add_argument('--design', choices=list(DESIGNS),
+    parser.add_argument('--design', choices=list(DESIGNS) + list(SIM_DESIGNS),
                         help=f'data and test-time design (default: {DEFAULT_DESIGN}; with '
-                        f'--quick, {QUICK_DESIGN})')
-    parser.add_argument('--methods', nargs='+', choices=list(METHODS),
+                        f'--quick, {QUICK_DESIGN}); {list(SIM_DESIGNS)} are designs of the '
+                        'LVIS-scale RoI simulator (issue 29)')
+    parser.add_argument('--methods', nargs='+',
                         help='default: calibration and held-out methods on the frozen design, '
-                        'the calibration methods on any other; federated on request')
+                        'the calibration methods on any other; federated on request. Image '
+                        f'benchmark: {list(METHODS)}; simulator: see roi_sim/methods.py')
     parser.add_argument('--allow-held-out', action='store_true',
                         help='run held-out methods on a design that is not the frozen one')
     parser.add_argument('--seeds', nargs='+', type=int,
@@ -80,14 +83,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--no-fixed-ap', action='store_true',
                         help='skip the AP-Fixed test pass (about 2.5 min per run on 2 cores)')
     args = parser.parse_args(argv)
-    args.design = args.design or (QUICK_DESIGN if args.quick else DEFAULT_DESIGN)
     seeds = args.seeds or [1 if args.quick else 3]
+    if len(seeds) == 1 and seeds[0] < 1:
+        parser.error(f'--seeds {seeds[0]} selects no run: one number N means seeds 0..N-1. '
+                     'For seed 0 alone, pass --seeds 1; for other seed values, list two or '
+                     'more (--seeds 0 1 2).')
     args.seeds = list(range(seeds[0])) if len(seeds) == 1 else seeds
+    if args.design in SIM_DESIGNS:
+        return simulator_args(parser, args)
+    args.design = args.design or (QUICK_DESIGN if args.quick else DEFAULT_DESIGN)
     suffix = '' if args.design == 'issue10' else f'_{args.design}'
     args.out = args.out or (f'work_dirs/benchmark_quick{suffix}' if args.quick else
                             f'work_dirs/benchmark/{args.design}')
     args.data = args.data or (f'data/lvis_regime_quick{suffix}' if args.quick else
                               f'data/lvis_regime{suffix}')
+    unknown = [m for m in args.methods or () if m not in METHODS]
+    if unknown:
+        parser.error(f'{unknown} are not methods of the image benchmark: choose from '
+                     f'{list(METHODS)}')
     frozen = args.design == FROZEN_DESIGN
     args.methods = args.methods or list(
         QUICK_METHODS if args.quick else DEFAULT_METHODS if frozen else CALIBRATION_METHODS)
@@ -97,6 +110,28 @@ def parse_args(argv=None) -> argparse.Namespace:
                      f'({FROZEN_DESIGN or "none frozen yet"}), never on a design being searched '
                      f'("{args.design}"). Pass --allow-held-out to run them anyway (the report '
                      'then compares them on an uncalibrated design).')
+    return args
+
+
+def simulator_args(parser, args) -> argparse.Namespace:
+    """The simulator's runs: its own methods (``mmdet_droploss.roi_sim.methods``)."""
+    from mmdet_droploss.benchmark.sim_designs import FROZEN_SIM_DESIGN
+    from mmdet_droploss.roi_sim.methods import (METHODS as SIM_METHODS,
+                                                SIM_CALIBRATION_METHODS, SIM_HELD_OUT_METHODS)
+    args.simulator = True
+    args.out = args.out or f'work_dirs/benchmark_sim{"_quick" if args.quick else ""}/{args.design}'
+    frozen = args.design == FROZEN_SIM_DESIGN
+    args.methods = args.methods or list(
+        ('bce', 'eqlv2', 'gumbel') if args.quick else SIM_CALIBRATION_METHODS +
+        (SIM_HELD_OUT_METHODS if frozen else ()))
+    unknown = [m for m in args.methods if m not in SIM_METHODS]
+    if unknown:
+        parser.error(f'{unknown} are not simulator methods: choose from {list(SIM_METHODS)}')
+    held_out = [m for m in args.methods if m in SIM_HELD_OUT_METHODS]
+    if held_out and not frozen and not args.allow_held_out:
+        parser.error(f'{held_out} are held out: they run only on the frozen simulator design '
+                     f'({FROZEN_SIM_DESIGN or "none frozen yet"}), never on "{args.design}". '
+                     'Pass --allow-held-out to run them anyway.')
     return args
 
 
@@ -187,6 +222,15 @@ def evaluate_fixed_ap(run, budget: int, env, args) -> None:
 def main(argv=None) -> None:
     args = parse_args(argv)
     start = time.time()
+    command = 'python tools/benchmark.py ' + ' '.join(argv if argv is not None else sys.argv[1:])
+    if getattr(args, 'simulator', False):
+        from mmdet_droploss.benchmark.simulated import run_simulator_benchmark
+        report = run_simulator_benchmark(SIM_DESIGNS[args.design], args.methods, args.seeds,
+                                         args.out, args.quick, command.strip(), git_commit(),
+                                         log=lambda line: print(line, flush=True))
+        print('\n' + report + f'\nfinished in {clock(time.time() - start)}; report: '
+              f'{osp.join(args.out, "report.md")}')
+        return
     env = {**os.environ, 'MMDET_DROPLOSS_BENCH_DATA': osp.abspath(args.data) + '/',
            'PYTHONPATH': REPO_ROOT + os.pathsep + os.environ.get('PYTHONPATH', '')}
     design = DESIGNS[args.design]
@@ -241,7 +285,6 @@ def main(argv=None) -> None:
         figures[f'Fig. 1b: scores on background proposals, {label} (seed {first.seed})'] = \
             scores_png
     criteria = check_preconditions([r.work_dir for r in runs if r.method == 'bce'])
-    command = 'python tools/benchmark.py ' + ' '.join(argv if argv is not None else sys.argv[1:])
     report = write_report(args.out, runs, criteria, seconds, time.time() - start,
                           command.strip(), figures, design, git_commit())
     print('\n' + report)

@@ -86,23 +86,28 @@ def collect(work_dirs: Sequence[str]) -> List[ConfigResult]:
                                     'train with validation, first).')
         run = Run(work_dir, config_name(work_dir), metrics)
         by_config.setdefault(run.config, []).append(run)
-    results = []
-    for config, runs in by_config.items():
-        mean, std = {}, {}
-        for column, key in COLUMNS:
-            values = [r.metrics[key] for r in runs if r.metrics.get(key, -1.0) >= 0]
-            if not values:
-                continue
-            mean[column] = sum(values) / len(values)
-            std[column] = (math.sqrt(sum((v - mean[column]) ** 2 for v in values) /
-                                     (len(values) - 1)) if len(values) > 1 else 0.0)
-        results.append(ConfigResult(config, runs, mean, std))
-    return results
+    return [config_result(config, runs) for config, runs in by_config.items()]
 
 
-def table_columns(results: Sequence[ConfigResult]) -> List[str]:
-    """The columns to show: all of the paper's, the optional ones where some run has them."""
-    return [c for c, _ in COLUMNS
+def config_result(config: str, runs: List[Run],
+                  columns: Sequence[Tuple[str, str]] = COLUMNS) -> ConfigResult:
+    """Mean and sample std over ``runs`` of each ``(column, metric key)`` of ``columns``."""
+    mean, std = {}, {}
+    for column, key in columns:
+        values = [r.metrics[key] for r in runs if r.metrics.get(key, -1.0) >= 0]
+        if not values:
+            continue
+        mean[column] = sum(values) / len(values)
+        std[column] = (math.sqrt(sum((v - mean[column]) ** 2 for v in values) /
+                                 (len(values) - 1)) if len(values) > 1 else 0.0)
+    return ConfigResult(config, runs, mean, std)
+
+
+def table_columns(results: Sequence[ConfigResult],
+                  columns: Sequence[Tuple[str, str]] = COLUMNS) -> List[str]:
+    """The columns to show: all of ``columns`` (the paper's), the optional ones where some run
+    has them."""
+    return [c for c, _ in columns
             if c not in OPTIONAL_COLUMNS or any(c in r.mean for r in results)]
 
 
@@ -114,10 +119,11 @@ def _cell(result: ConfigResult, column: str, scale: float) -> str:
     return f'{result.mean[column] * scale:.1f} ± {result.std[column] * scale:.1f}'
 
 
-def markdown_table(results: Sequence[ConfigResult], percent: bool = True) -> str:
+def markdown_table(results: Sequence[ConfigResult], percent: bool = True,
+                   columns: Sequence[Tuple[str, str]] = COLUMNS) -> str:
     """The paper-style table: mean ± std over runs (in %) per config."""
     scale = 100.0 if percent else 1.0
-    columns = table_columns(results)
+    columns = table_columns(results, columns)
     header = ['config', 'runs'] + columns
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     for r in results:
@@ -126,11 +132,12 @@ def markdown_table(results: Sequence[ConfigResult], percent: bool = True) -> str
     return '\n'.join(lines)
 
 
-def csv_table(results: Sequence[ConfigResult]) -> str:
+def csv_table(results: Sequence[ConfigResult],
+              columns: Sequence[Tuple[str, str]] = COLUMNS) -> str:
     """Mean and std (fractions, not %) of every column per config, as CSV text."""
     out = io.StringIO()
     writer = csv.writer(out)
-    columns = table_columns(results)
+    columns = table_columns(results, columns)
     writer.writerow(['config', 'runs'] +
                     [f'{c}_{stat}' for c in columns for stat in ('mean', 'std')])
     for r in results:

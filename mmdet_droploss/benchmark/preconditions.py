@@ -92,18 +92,29 @@ def _mean(values: Sequence[Optional[float]]) -> Optional[float]:
 
 def check_preconditions(bce_work_dirs: Sequence[str]) -> List[Criterion]:
     """The five criteria, each from the mean over the given BCE runs."""
-    shares = [s for s in map(background_shares, bce_work_dirs) if s]
-    pos_neg = [s for s in map(positive_negative_ratios, bce_work_dirs) if s]
+    metrics = [m for m in map(last_lvis_record, bce_work_dirs) if m]
+    return precondition_criteria(
+        [s for s in map(background_shares, bce_work_dirs) if s],
+        [s for s in map(positive_negative_ratios, bce_work_dirs) if s],
+        [s for s in map(background_score_means, bce_work_dirs) if s],
+        [(m.get('lvis/segm_APr', -1), m.get('lvis/segm_APf', -1)) for m in metrics])
+
+
+def precondition_criteria(shares: Sequence[dict], pos_neg: Sequence[dict],
+                          scores: Sequence[dict],
+                          ap_rare_frequent: Sequence[tuple],
+                          ap_kind: str = 'mask') -> List[Criterion]:
+    """The five criteria from per-run figures: background shares, positive-to-negative
+    ratios and background score means (each ``{'r', 'c', 'f'} -> value``), and (APr, APf)
+    pairs (-1: not measured) of ``ap_kind`` AP."""
     ratio_r = _mean([s['r'] for s in pos_neg])
     ratio_f = _mean([s['f'] for s in pos_neg])
-    scores = [s for s in map(background_score_means, bce_work_dirs) if s]
-    metrics = [m for m in map(last_lvis_record, bce_work_dirs) if m]
     rare = _mean([s['r'] for s in shares])
     frequent = _mean([s['f'] for s in shares])
     score_r = _mean([s['r'] for s in scores])
     score_f = _mean([s['f'] for s in scores])
-    ap_r = _mean([m.get('lvis/segm_APr') for m in metrics if m.get('lvis/segm_APr', -1) >= 0])
-    ap_f = _mean([m.get('lvis/segm_APf') for m in metrics if m.get('lvis/segm_APf', -1) >= 0])
+    ap_r = _mean([r for r, _ in ap_rare_frequent if r >= 0])
+    ap_f = _mean([f for _, f in ap_rare_frequent if f >= 0])
 
     def criterion(name, value, threshold, detail):
         return Criterion(name, value, threshold, value is not None and value >= threshold, detail)
@@ -122,8 +133,8 @@ def check_preconditions(bce_work_dirs: Sequence[str]) -> List[Criterion]:
         criterion('frequent / rare mean score on background proposals', ratio, SCORE_RATIO_MIN,
                   f'rare {fmt(score_r, ".2e")}, common {fmt(_mean([s["c"] for s in scores]), ".2e")}, '
                   f'frequent {fmt(score_f, ".2e")} ({len(scores)} BCE runs)'),
-        criterion('BCE mask APf minus APr', ap_gap, AP_GAP_MIN,
-                  f'APf {fmt(ap_f)}, APr {fmt(ap_r)} ({len(metrics)} BCE runs)'),
+        criterion(f'BCE {ap_kind} APf minus APr', ap_gap, AP_GAP_MIN,
+                  f'APf {fmt(ap_f)}, APr {fmt(ap_r)} ({len(ap_rare_frequent)} BCE runs)'),
         criterion('frequent / rare positive-to-negative gradient ratio (EQLv2)', pos_neg_gap,
                   POS_NEG_RATIO_MIN,
                   f'rare {fmt(ratio_r)}, common {fmt(_mean([s["c"] for s in pos_neg]))}, '
