@@ -143,7 +143,7 @@ class FastLVISMetric(LVISMetric):
         states = [{t: b.state() for t, b in self._budgets.items()}]
         kwargs = {}
         if self.collect_device == 'cpu':
-            kwargs['tmpdir'] = getattr(self, 'collect_dir', None)
+            kwargs['tmpdir'] = self.collect_dir
         gathered = collect_results(states, get_world_size(), self.collect_device, **kwargs)
         if is_main_process():
             self._merged = {t: PerClassTopK.merge(self.dets_per_class, [g[t] for g in gathered])
@@ -159,8 +159,8 @@ class FastLVISMetric(LVISMetric):
         runner = self._round_runner()
         try:
             metrics = evaluate_round(self.__class__.__name__, self.results, size,
-                                     self.collect_device, getattr(self, 'collect_dir', None),
-                                     self.prefix, runner, self._evaluate_records)
+                                     self.collect_device, self.collect_dir, self.prefix,
+                                     runner, self._evaluate_records)
             self.results.clear()
             return metrics
         finally:
@@ -174,7 +174,7 @@ class FastLVISMetric(LVISMetric):
         """The kept runner (a pool: started), else a new one for this round."""
         if self._kept_runner is None:
             runner = runner_for(self.nproc, self.collect_device,
-                                getattr(self, 'collect_dir', None), self.ann_file,
+                                self.collect_dir, self.ann_file,
                                 'segm' in self.metrics, self.backend)
             if not runner.kept:
                 return runner

@@ -34,14 +34,13 @@ class FasterCOCOEval(Backend):
     def accumulate(self, gt, detections: DetectionArrays, iou_type: str,
                    img_ids: Sequence[int], max_dets: int, cat_ids: Sequence[int],
                    iou_threads: Optional[int] = None) -> PrecisionRecall:
+        threads = {'rle_iou_max_workers': iou_threads} if iou_threads else {}
         evaluator = SparseCOCOeval(gt, load_results_arrays(gt, detections), iou_type,
-                                   lvis_style=True, print_function=lambda *_: None)
+                                   lvis_style=True, print_function=lambda *_: None, **threads)
         # faster-coco-eval caps each (image, category) cell at maxDets: no cap is "all of them"
         evaluator.params.maxDets = [max_dets if max_dets > 0 else max(1, len(detections))]
         evaluator.params.imgIds = list(img_ids)
         evaluator.params.catIds = list(cat_ids)
-        if iou_threads:
-            evaluator.rle_iou_max_workers = iou_threads
         evaluator.evaluate()
         evaluator.accumulate()
         precision = np.asarray(evaluator.eval['precision'])

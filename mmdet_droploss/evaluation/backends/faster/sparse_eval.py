@@ -138,7 +138,7 @@ class SparseCOCOeval(COCOeval_faster):
         anns = self.cocoGt.dataset['annotations']
         return mask_ious(detections.masks.take(dt_index).to_list(),
                          [anns[i]['rle'] for i in gt_index.tolist()], crowd, dt_counts,
-                         gt_counts, getattr(self, 'rle_iou_max_workers', 1))
+                         gt_counts, self.rle_iou_max_workers)
 
 
 def _concatenate(evals: list, params) -> dict:
