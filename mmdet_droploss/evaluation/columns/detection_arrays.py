@@ -147,8 +147,8 @@ class DetectionArrays:
         return len(self.cat_id)
 
     def __getstate__(self) -> dict:
-        """Columns pickled as their bytes or, inside ``mapped_files.pickled_by_file_name``, as the names
-        of the files they map."""
+        """Columns pickled as their bytes or, inside ``mapped_files.pickled_by_file_name``, as
+        the names of the files they map."""
         return {k: v if k == 'masks' else column_state(v) for k, v in self.__dict__.items()}
 
     def __setstate__(self, state: dict) -> None:

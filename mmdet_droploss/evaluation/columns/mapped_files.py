@@ -2,9 +2,9 @@
 
 A pool's workers run on this machine, so an array that maps a file (``np.memmap``, as
 ``column_store.FileColumnStore`` makes them) need not be copied into each task: inside
-:func:`pickled_by_file_name` it pickles as (file, dtype, shape, offset) and the receiving process maps the
-same pages read-only. Outside it (a rank of a distributed run may be on another machine, a
-pickle may outlive the file), every array pickles as its bytes.
+:func:`pickled_by_file_name` it pickles as (file, dtype, shape, offset) and the receiving
+process maps the same pages read-only. Outside it (a rank of a distributed run may be on
+another machine, a pickle may outlive the file), every array pickles as its bytes.
 """
 from __future__ import annotations
 

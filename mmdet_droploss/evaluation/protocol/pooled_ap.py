@@ -8,13 +8,10 @@ scores are comparable across categories. AP is averaged over LVIS's IoU threshol
 
 Two steps, so that the matching (the expensive part) can run in several processes:
 
-1. ``backends/pair_view.pool_records``: the back end's own, unchanged matching, per (image, category) pair.
-   Every labelled pair with ground truth or a detection becomes one image of a *pair view*
-   with a single category, so the evaluator matches within a pair exactly as it would within
-   (image, category); the federated rules carry over (a pair exists only where its category
-   is annotated or negative; a not-exhaustive category makes its pair not-exhaustive). What
-   comes back, per detection: its score, its pair, its rank within the pair and, per IoU
-   threshold, whether it matched and whether it is ignored; per category: its ground truth.
+1. ``backends/pair_view.pool_records``: the back end's own, unchanged matching, per (image,
+   category) pair: per detection, its score, its pair, its rank within the pair and, per IoU
+   threshold, whether it matched and whether it is ignored; per category: its ground truth
+   (:class:`PoolRecords`).
 2. :func:`pooled_ap` (here): LVIS's accumulation (cumulative true and false positives over the
    detections sorted by score, interpolated precision at 101 recall points) over each pool.
    Detections are ranked by score; equal scores by pair (image, then category) and rank, the
