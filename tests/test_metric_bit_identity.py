@@ -3,31 +3,20 @@ bit for bit, with one process and with a pool of two, and equals the numbers of 
 run unchanged on result dicts built here (its own ``loadRes`` and ``COCOeval_faster``; the caps
 applied here with Python's ``sorted``), on a generated set where both caps bind."""
 import copy
-import json
 
 import numpy as np
 import pytest
 from faster_coco_eval import COCO, COCOeval_faster
 
 import mmdet_droploss  # noqa: F401
-from mmdet_droploss.datasets import generate_lvis_like
 from mmdet_droploss.evaluation import FastLVISMetric, summarize
 from test_fixed_pooled_ap import _reference_pooled, _reference_top_k
-
-NUM_IMAGES = 24
-DETS_PER_IMAGE = 330  # the per-image cap of 300 binds on every image
-K = 12  # the per-class budget binds for the frequent categories
+# the set of test_parallel_eval: 330 detections per image (the per-image cap of 300 binds on
+# every image) and a per-class budget K that binds for the frequent categories
+from test_parallel_eval import K, generated  # noqa: F401  (a fixture)
 ITEMS = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AR', 'ARs', 'ARm',
          'ARl')
 STATISTIC = {'AR': 'AR@300', 'ARs': 'ARs@300', 'ARm': 'ARm@300', 'ARl': 'ARl@300'}
-
-
-@pytest.fixture(scope='module')
-def generated(tmp_path_factory):
-    gt, records = generate_lvis_like(NUM_IMAGES, DETS_PER_IMAGE, seed=3)
-    path = tmp_path_factory.mktemp('bit_identity') / 'gt.json'
-    path.write_text(json.dumps(gt))
-    return str(path), gt, records
 
 
 def _metric(path, records, nproc):
