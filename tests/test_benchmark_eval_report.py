@@ -1,10 +1,10 @@
 """``tools/benchmark_eval.py --repeat K``: the run of median wall time stands for K runs, and
-the table shows every run's wall time (``benchmark_timing.median_run``, ``benchmark_tables``)."""
+the table shows every run's wall time (``benchmark_eval.timing.median_run``, ``.tables``)."""
 import contextlib
 import io
 
-from mmdet_droploss.evaluation.benchmark_tables import print_generated_report
-from mmdet_droploss.evaluation.benchmark_timing import median_run
+from mmdet_droploss.benchmark_eval.tables import print_generated_report
+from mmdet_droploss.benchmark_eval.timing import median_run
 
 
 def _run(seconds, peak, worker=None, ap=0.5, process=1.5):

@@ -7,11 +7,10 @@ import pickle
 import numpy as np
 import pytest
 
-from mmdet_droploss.evaluation.benchmark_data import generate_lvis_like
-from mmdet_droploss.evaluation.column_store import (ColumnStore, FileColumnStore,
-                                                    RecordStream, detections_of)
-from mmdet_droploss.evaluation.detection_arrays import PackedRLE, Selection
-from mmdet_droploss.evaluation.shared_files import exchange_dir, sharing
+from mmdet_droploss.datasets import generate_lvis_like
+from mmdet_droploss.evaluation.columns import (ColumnStore, FileColumnStore, PackedRLE,
+                                               RecordStream, Selection, detections_of,
+                                               exchange_dir, pickled_by_file_name)
 
 CAT_IDS = list(range(1, 1204))
 
@@ -88,11 +87,11 @@ def test_a_selection_of_mapped_files_travels_as_their_names(records, tmp_path):
     records = [r for r in records if 'masks' in r]  # every row of segm mapped, none gathered
     store = FileColumnStore(str(tmp_path)).extend(records)
     arrays = store.arrays(CAT_IDS, 'segm')
-    assert arrays.travels_mapped() is False  # outside sharing()
+    assert arrays.travels_mapped() is False  # outside pickled_by_file_name()
     index = np.flatnonzero(arrays.cat_id % 3 == 0)
     selection = Selection(arrays, index)
     expected = arrays.take(index).to_dicts()
-    with sharing():
+    with pickled_by_file_name():
         assert arrays.travels_mapped()
         named = pickle.dumps(selection)
     assert store.folder.encode() in named
@@ -103,7 +102,7 @@ def test_a_selection_of_mapped_files_travels_as_their_names(records, tmp_path):
     assert isinstance(received.arrays.boxes, np.memmap)
     assert received.resolve().to_dicts() == expected
     # a share's masks, taken from the mapped files, travel named too
-    with sharing():
+    with pickled_by_file_name():
         masks = pickle.dumps(received.resolve().masks)
     assert store.folder.encode() in masks and pickle.loads(masks).to_list() == [
         d['segmentation'] for d in expected]
@@ -114,9 +113,9 @@ def test_a_selection_of_mapped_files_travels_as_their_names(records, tmp_path):
     copy = pickle.loads(gathered)
     assert copy.index is None and not isinstance(copy.arrays.boxes, np.memmap)
     assert copy.resolve().to_dicts() == expected
-    # detections in memory travel as their bytes even inside sharing()
+    # detections in memory travel as their bytes even inside pickled_by_file_name()
     in_memory = Selection(ColumnStore().extend(records).arrays(CAT_IDS, 'segm'), index)
-    with sharing():
+    with pickled_by_file_name():
         assert pickle.loads(pickle.dumps(in_memory)).resolve().to_dicts() == expected
     store.close()
 

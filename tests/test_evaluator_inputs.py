@@ -1,4 +1,4 @@
-"""``evaluator_inputs.prepare_lvis`` builds the state faster-coco-eval's own ``_prepare`` builds.
+"""``backends/faster/inputs.prepare_lvis`` builds the state faster-coco-eval's ``_prepare`` builds.
 
 The reference is faster-coco-eval 1.8's ``COCOeval._prepare`` run on copies of the same ground
 truth and results (as result dicts, ``loadRes``'s fields): the same annotations reach the core
@@ -14,11 +14,13 @@ import pytest
 from faster_coco_eval import COCO, COCOeval_faster
 
 import mmdet_droploss  # noqa: F401
-from mmdet_droploss.evaluation.benchmark_data import generate_lvis_like
-from mmdet_droploss.evaluation.evaluator_inputs import DT_ARRAYS, RLES_ATTACHED, columns_of
-from mmdet_droploss.evaluation.faster_eval import SparseCOCOeval
-from mmdet_droploss.evaluation.result_records import (drop_unlabelled, load_results_arrays,
-                                                      load_results_faster, records_to_arrays)
+from mmdet_droploss.datasets import generate_lvis_like
+from mmdet_droploss.evaluation.backends.faster.ground_truth import columns_of
+from mmdet_droploss.evaluation.backends.faster.results import (ColumnResults,
+                                                               load_results_arrays,
+                                                               load_results_faster)
+from mmdet_droploss.evaluation.backends.faster.sparse_eval import SparseCOCOeval
+from mmdet_droploss.evaluation.columns import records_to_arrays
 
 
 @pytest.fixture(scope='module')
@@ -27,6 +29,15 @@ def lvis_like():
     gt['annotations'][0]['iscrowd'] = 1  # a crowd ground truth: ignored
     assert any(img['not_exhaustive_category_ids'] for img in gt['images'])
     return gt, records, [c['id'] for c in gt['categories']]
+
+
+def _drop_unlabelled(gt, detections):
+    """LVIS's federated rule, written here with sets: the detections whose category is
+    annotated or negative in their image."""
+    labelled = {(a['image_id'], a['category_id']) for a in gt.dataset['annotations']}
+    labelled |= {(img['id'], c) for img in gt.dataset['images']
+                 for c in img.get('neg_category_ids', ())}
+    return [d for d in detections if (d['image_id'], d['category_id']) in labelled]
 
 
 def _evaluators(lvis_like, iou_type, from_arrays, img_ids=None, cat_ids=None):
@@ -39,7 +50,7 @@ def _evaluators(lvis_like, iou_type, from_arrays, img_ids=None, cat_ids=None):
         if from_arrays and cls is SparseCOCOeval:
             results = load_results_arrays(gt, arrays)
         else:  # the reference: result dicts, through the base class's _prepare
-            results = load_results_faster(gt, drop_unlabelled(gt, arrays.to_dicts()))
+            results = load_results_faster(gt, _drop_unlabelled(gt, arrays.to_dicts()))
         evaluator = cls(gt, results, iou_type, lvis_style=True, print_function=lambda *_: None)
         p = evaluator.params
         p.maxDets = [300]
@@ -67,14 +78,15 @@ def _counts(value):
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _ious(evaluator, pairs):
-    """Each pair's IoU matrix as the evaluator computes it (from columns or ``computeIoU``)."""
-    inputs = getattr(evaluator, '_pair_inputs', None)
+def _ious(evaluator, pairs, prepared=None):
+    """Each pair's IoU matrix as the evaluator computes it (from columns, with what its
+    ``_prepare`` returned, or ``computeIoU``)."""
+    inputs = None if prepared is None else prepared.pair_inputs
     if inputs is None:
         return [np.asarray(evaluator.computeIoU(img, cat)) for img, cat in pairs]
-    keys = inputs['pairs']
-    assert list(zip((keys // inputs['stride']).tolist(),
-                    (keys % inputs['stride']).tolist())) == pairs  # in evaluation order
+    keys = inputs.pairs
+    assert list(zip(inputs.keys.images(keys).tolist(),
+                    inputs.keys.categories(keys).tolist())) == pairs  # in evaluation order
     return [np.asarray(v) for v in evaluator._column_ious(inputs)]
 
 
@@ -82,10 +94,11 @@ def _ious(evaluator, pairs):
 @pytest.mark.parametrize('from_arrays', [True, False])
 def test_prepare_builds_the_state_of_faster_coco_eval(lvis_like, iou_type, from_arrays):
     ours, theirs = _evaluators(lvis_like, iou_type, from_arrays)
-    assert (getattr(ours.cocoDt, DT_ARRAYS, None) is not None) == from_arrays
+    assert isinstance(ours.cocoDt, ColumnResults) == from_arrays
     ours.params.maxDets = theirs.params.maxDets = [4]  # the per-pair cut of computeIoU binds
-    ours._prepare()
+    prepared = ours._prepare()
     theirs._prepare()
+    assert (prepared.pair_inputs is not None) == from_arrays
     assert ours._nonempty_iou_pairs == theirs._nonempty_iou_pairs
     assert len(ours._nonempty_iou_pairs) > 20
     assert ours.img_nel == theirs.img_nel and ours.freq_groups == theirs.freq_groups
@@ -97,9 +110,10 @@ def test_prepare_builds_the_state_of_faster_coco_eval(lvis_like, iou_type, from_
     assert marked and any(x[3] for key in a if key[0] == 'gt' for x in a[key])
     pairs = sorted(ours._nonempty_iou_pairs)
     assert any(np.asarray(theirs.computeIoU(*pair)).shape[0] == 4 for pair in pairs)
-    for pair, mine, reference in zip(pairs, _ious(ours, pairs), _ious(theirs, pairs)):
+    for pair, mine, reference in zip(pairs, _ious(ours, pairs, prepared),
+                                     _ious(theirs, pairs)):
         assert mine.shape == reference.shape and np.array_equal(mine, reference), pair
-    assert any((v > 0).any() and (v < 1).any() for v in _ious(ours, pairs))
+    assert any((v > 0).any() and (v < 1).any() for v in _ious(ours, pairs, prepared))
 
 
 @pytest.mark.parametrize('iou_type', ['bbox', 'segm'])
@@ -123,18 +137,18 @@ def test_ground_truth_rles_are_computed_once_and_columns_follow_the_annotations(
     first = [a['rle'] for a in gt.dataset['annotations']]
     ours._prepare()  # a second evaluation against the same ground truth reuses the RLEs
     assert all(a['rle'] is r for a, r in zip(gt.dataset['annotations'], first))
-    img, cat = columns_of(gt)
+    img, cat = columns_of(gt).pairs
     assert img.tolist() == [a['image_id'] for a in gt.dataset['annotations']]
     assert cat.tolist() == [a['category_id'] for a in gt.dataset['annotations']]
     # detections loaded from arrays stay columns: no dict, no RLE dict per detection
     assert ours.cocoDt.dataset['annotations'] is None
-    assert len(getattr(ours.cocoDt, DT_ARRAYS)[0]) == len(columns_of(ours.cocoDt)[0])
+    assert len(ours.cocoDt.arrays) == len(ours.cocoDt.area) > 0
 
 
 def test_a_share_reuses_the_rles_of_the_dataset_it_was_cut_from(lvis_like, monkeypatch):
     from faster_coco_eval import mask_api_new_cpp
 
-    from mmdet_droploss.evaluation import evaluator_inputs
+    from mmdet_droploss.evaluation.backends.faster import ground_truth
     from mmdet_droploss.evaluation.shares import subset_dataset
     gt_dict, _, cats = lvis_like
     reference = copy.deepcopy(gt_dict['annotations'])
@@ -143,16 +157,16 @@ def test_a_share_reuses_the_rles_of_the_dataset_it_was_cut_from(lvis_like, monke
         True, False, 0.02, 1)
     dataset = copy.deepcopy(gt_dict)
     converted = []
-    monkeypatch.setattr(evaluator_inputs, '_to_rles', lambda anns, sizes: (
+    monkeypatch.setattr(ground_truth, 'to_rles', lambda anns, sizes: (
         converted.append(len(anns)), mask_api_new_cpp.calculateRleForAllAnnotations(
             anns, sizes, True, False, 0.02, 1)))
     share = subset_dataset(dataset, cats[::2])  # the same annotation dicts, fewer of them
-    evaluator_inputs.attach_rles(share)
-    evaluator_inputs.attach_rles(dataset)  # what a pool worker does when it starts
+    ground_truth.attach_rles(share)
+    ground_truth.attach_rles(dataset)  # what a pool worker does when it starts
     assert converted == [len(share['annotations']),
                          len(dataset['annotations']) - len(share['annotations'])]
     assert [a['rle'] for a in dataset['annotations']] == [a['rle'] for a in reference]
-    evaluator_inputs.attach_rles(subset_dataset(dataset, cats[1::2]))  # nothing left to do
+    ground_truth.attach_rles(subset_dataset(dataset, cats[1::2]))  # nothing left to do
     assert len(converted) == 2
 
 
@@ -169,8 +183,8 @@ def test_results_from_arrays_are_not_indexed_and_say_so(lvis_like):
 
 
 def test_sorted_key_merges_equal_numpys_set_operations():
-    from mmdet_droploss.evaluation.evaluator_inputs import (sorted_intersection, sorted_union,
-                                                            sorted_unique)
+    from mmdet_droploss.evaluation.protocol.pair_keys import (sorted_intersection,
+                                                              sorted_union, sorted_unique)
     rng = np.random.default_rng(0)
     for size_a, size_b in ((0, 0), (0, 5), (7, 0), (1, 1), (50, 300), (1000, 20)):
         a = np.unique(rng.integers(0, 400, size_a))

@@ -11,7 +11,7 @@ import mmdet_droploss  # noqa: F401  (registers the metric, applies the lvis num
 from mmdet_droploss.datasets import SyntheticLVISSpec, generate_synthetic_lvis
 from mmdet_droploss.evaluation import (FastLVISMetric, PerClassTopK, evaluate_fixed,
                                        evaluate_pooled, load_ground_truth, top_k_per_class)
-from mmdet_droploss.evaluation import fixed_ap as fixed_ap_module
+from mmdet_droploss.evaluation.protocol import fixed_ap as fixed_ap_module
 
 SPEC = SyntheticLVISSpec(num_train_images=150, num_val_images=24, image_size=96,
                          train_image_counts=(120, 105, 60, 30, 12, 8, 3, 1),

@@ -10,16 +10,15 @@ import numpy as np
 import pytest
 
 import mmdet_droploss  # noqa: F401  (registers the metric, applies the lvis numpy fix)
-from mmdet_droploss.evaluation import FastLVISMetric, PerClassTopK, load_ground_truth
-from mmdet_droploss.evaluation import column_store
-from mmdet_droploss.evaluation.benchmark_data import generate_lvis_like
-from mmdet_droploss.evaluation.detection_arrays import PackedRLE
-from mmdet_droploss.evaluation.lvis_backends import category_frequencies, ground_truth_ids
-from mmdet_droploss.evaluation.lvis_summary import summarize
-from mmdet_droploss.evaluation.parallel import InProcess
-from mmdet_droploss.evaluation.pooled_ap import pooled_ap
-from mmdet_droploss.evaluation.result_records import records_to_arrays, records_to_detections
-from mmdet_droploss.evaluation.shares import make_tasks, merge, split_categories
+from mmdet_droploss.datasets import generate_lvis_like
+from mmdet_droploss.evaluation import (FastLVISMetric, PerClassTopK, load_ground_truth,
+                                       make_tasks, merge, pooled_ap, split_categories,
+                                       summarize)
+from mmdet_droploss.evaluation.backends import category_frequencies, ground_truth_ids
+from mmdet_droploss.evaluation.columns import column_store
+from mmdet_droploss.evaluation.columns import (PackedRLE, records_to_arrays,
+                                               records_to_detections)
+from mmdet_droploss.evaluation.runners import InProcess
 from test_fixed_pooled_ap import _lvis_eval, _reference_pooled, _reference_top_k
 
 NUM_IMAGES = 24
@@ -231,7 +230,7 @@ def test_dist_test_on_two_gloo_processes_equals_one_process(demo_run, tmp_path):
 
 
 def test_counts_per_category_equal_counting_by_position():
-    from mmdet_droploss.evaluation.detection_arrays import counts_per_category
+    from mmdet_droploss.evaluation.columns import counts_per_category
     cat_ids = [3, 7, 8, 20]
     cat_id = np.array([7, 20, 7, 3, 20, 20])
     by_position = np.bincount(np.searchsorted(cat_ids, cat_id), minlength=len(cat_ids))

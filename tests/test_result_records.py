@@ -9,8 +9,9 @@ import pytest
 import mmdet_droploss  # noqa: F401
 from mmdet.evaluation.metrics import LVISMetric
 from mmdet_droploss.evaluation import limit_detections_per_image
-from mmdet_droploss.evaluation.result_records import (load_results_faster,
-                                                      records_to_detections, write_results)
+from mmdet_droploss.evaluation.backends.faster.results import load_results_faster
+from mmdet_droploss.evaluation.columns import records_to_detections
+from mmdet_droploss.evaluation.metric.records import write_results
 
 
 def _records(with_mask_scores=False):
@@ -109,8 +110,8 @@ def test_metric_writes_the_files_mmdet_writes(tmp_path):
 @pytest.mark.parametrize('iou_type', ['bbox', 'segm'])
 def test_category_chunks_give_the_numbers_of_one_pass(tmp_path, monkeypatch, iou_type):
     from mmdet_droploss.evaluation import evaluate, load_ground_truth
-    from mmdet_droploss.evaluation.benchmark_data import generate_lvis_like
-    from mmdet_droploss.evaluation.faster_eval import SparseCOCOeval
+    from mmdet_droploss.datasets import generate_lvis_like
+    from mmdet_droploss.evaluation.backends.faster.sparse_eval import SparseCOCOeval
     gt, records = generate_lvis_like(12, 60, seed=3, masks=iou_type == 'segm')
     (tmp_path / 'gt.json').write_text(json.dumps(gt))
     cat_ids = [c['id'] for c in gt['categories']]

@@ -23,8 +23,8 @@ A run that fails (an exception such as MemoryError, a crash, a kill, or its proc
 holding more than ``--max-memory-gb``, by default 85 % of the machine's memory) is reported
 as failed with the reason, and the other runs are still measured.
 
-The timing and the tables are ``mmdet_droploss/evaluation/benchmark_timing.py`` and
-``benchmark_tables.py``; a run's process is measured by ``benchmark_process.py``.
+The timing and the tables are ``mmdet_droploss/benchmark_eval/timing.py`` and ``tables.py``;
+a run's process is measured by ``measured_run.py``.
 """
 import argparse
 import os.path as osp
@@ -32,9 +32,9 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmdet_droploss.evaluation.benchmark_timing import (time_generated,  # noqa: E402
-                                                        time_metric, time_result_files)
-from mmdet_droploss.evaluation.fixed_ap import DEFAULT_DETS_PER_CLASS  # noqa: E402
+from mmdet_droploss.benchmark_eval.timing import (time_generated,  # noqa: E402
+                                                  time_metric, time_result_files)
+from mmdet_droploss.evaluation import DEFAULT_DETS_PER_CLASS  # noqa: E402
 
 BACKENDS = ('lvis', 'faster_coco_eval')
 
