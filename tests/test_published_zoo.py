@@ -42,9 +42,10 @@ def test_seesaw_entries_match_mmdet_published_models():
     assert sorted(index) == sorted(['mask-rcnn_r50_fpn_random_seesaw_loss_mstrain_2x_lvis_v1',
                                     'mask-rcnn_r50_fpn_sample1e-3_seesaw_loss_mstrain_2x_lvis_v1'])
     assert_published_by_mmdet(index, 'seesaw_loss')
-    # the README's Seesaw rows quote these numbers
-    readme = (ROOT / 'README.md').read_text()
-    assert 'box AP 25.6, mask AP 25.0' in readme and 'box AP 27.6, mask AP 26.4' in readme
+    # the Seesaw rows of the later baselines' published numbers (docs/experiments.md, moved there
+    # from the README) quote these numbers
+    doc = (ROOT / 'docs' / 'experiments.md').read_text()
+    assert 'box AP 25.6, mask AP 25.0' in doc and 'box AP 27.6, mask AP 26.4' in doc
 
 
 def test_seesaw_checkpoints_fit_our_v1_configs():

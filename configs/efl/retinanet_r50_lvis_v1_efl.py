@@ -5,7 +5,7 @@
 # recipe, RFS at 1e-3, 90k iterations at batch 16) with only the loss swapped, so that it
 # compares with the focal-loss, EQL and DropLoss configs there. The authors' published numbers
 # come from their own recipe (an "improved baseline": ATSS assignment, GIoU, an IoU branch, two
-# anchors per location, GN head, prior 0.001, 24 epochs); see README. Not trained here.
+# anchors per location, GN head, prior 0.001, 24 epochs); see docs/heads.md. Not trained here.
 _base_ = '../extension/retinanet_r50_lvis_v1_focal.py'
 
 model = dict(

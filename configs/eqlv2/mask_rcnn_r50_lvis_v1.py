@@ -1,5 +1,5 @@
 # Mask R-CNN R50-FPN with EQLv2 (see mask_rcnn_r50_lvis.py), LVIS v1.0, no RFS. The authors
-# publish 23.7 mask AP / 14.9 APr for this model with mmdet's 1x schedule (see README).
+# publish 23.7 mask AP / 14.9 APr for this model with mmdet's 1x schedule (see docs/experiments.md).
 _base_ = '../baseline/mask_rcnn_r50_lvis_v1.py'
 
 model = dict(

@@ -1,5 +1,5 @@
 # Mask R-CNN R50-FPN with the Seesaw loss (see mask_rcnn_r50_lvis.py), LVIS v1.0, no RFS.
-# mmdet publishes 25.0 mask AP for its own 2x version of this model (see README).
+# mmdet publishes 25.0 mask AP for its own 2x version of this model (see docs/experiments.md).
 _base_ = '../baseline/mask_rcnn_r50_lvis_v1.py'
 
 model = dict(
