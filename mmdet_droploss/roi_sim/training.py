@@ -114,7 +114,7 @@ def train(head: nn.Module, sampler: RoISampler, images: ImageSet, spec,
             step += 1
             if step % max(1, total // 10) == 0 or step == total:
                 elapsed = time.perf_counter() - start
-                last = {k: round(float(v), 5) for k, v in losses.items()}
+                last = {k: round(float(v.detach()), 5) for k, v in losses.items()}
                 log(f'    step {step}/{total}  lr {optimizer.param_groups[0]["lr"]:.4g}  '
                     f'{last}  {elapsed:.0f} s, ETA {elapsed / step * (total - step):.0f} s')
     return dict(steps=total, images_per_epoch=len(epoch),
