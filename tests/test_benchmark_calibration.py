@@ -220,3 +220,42 @@ def test_each_run_gets_a_free_port_unless_one_is_given(tmp_path, monkeypatch):
     tool.train(run, args, {'PATH': '/usr/bin'})
     tool.train(run, args, {'PATH': '/usr/bin', 'PORT': '29877'})
     assert seen[0].isdigit() and 1024 <= int(seen[0]) <= 65535 and seen[1] == '29877'
+
+
+def test_seeds_that_select_no_run_are_an_error_that_says_how_to_ask_for_seed_0(capsys):
+    tool = _benchmark_tool()
+    for argv in (['--seeds', '0'], ['--design', 'roi_v1a', '--seeds', '0']):
+        with pytest.raises(SystemExit):
+            tool.parse_args(argv)
+        err = capsys.readouterr().err
+        assert '--seeds 0 selects no run' in err and 'pass --seeds 1' in err
+    assert tool.parse_args(['--seeds', '1']).seeds == [0]
+    assert tool.parse_args(['--seeds', '0', '2']).seeds == [0, 2]
+
+
+def test_simulator_designs_keep_held_out_methods_off_until_frozen(capsys):
+    from mmdet_droploss.benchmark.sim_designs import FROZEN_SIM_DESIGN, SIM_DESIGNS
+    from mmdet_droploss.roi_sim.methods import SIM_CALIBRATION_METHODS
+    tool = _benchmark_tool()
+    candidate = next(name for name in SIM_DESIGNS if name != FROZEN_SIM_DESIGN)
+    args = tool.parse_args(['--design', candidate])
+    assert tuple(args.methods) == SIM_CALIBRATION_METHODS and candidate in args.out
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--design', candidate, '--methods', 'bce', 'droploss'])
+    assert "['droploss'] are held out" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--design', candidate, '--methods', 'vocab150'])
+    assert 'not simulator methods' in capsys.readouterr().err
+
+
+def test_simulator_calibration_requires_gumbel_above_bce():
+    """GOL's ordering joins calibration.py's for the simulator; the image benchmark's
+    criteria are unchanged."""
+    from mmdet_droploss.benchmark.calibration import GUMBEL_ORDERINGS
+    from mmdet_droploss.benchmark.simulated import SIM_ORDERINGS
+    assert SIM_ORDERINGS == ORDERINGS + GUMBEL_ORDERINGS == ORDERINGS + (('bce', 'gumbel'),)
+    results = dict(LVIS_LIKE, gumbel=result('Gumbel', [0.01, 0.02, 0.015], [0.29, 0.30, 0.295]))
+    checks = calibrate(results, SIM_ORDERINGS, CALIBRATION_METHODS + ('gumbel',))
+    failed = {c.name for c in checks if c.passed is False}
+    assert failed == {'APr: BCE < Gumbel', 'AP: BCE < Gumbel'}
+    assert verdict(calibrate(LVIS_LIKE), 3) == 'pass'  # the image benchmark's, as before

@@ -229,3 +229,55 @@ def test_a_run_is_deterministic_for_a_seed(tmp_path):
                for k, data in enumerate((first, again))]
     assert results[0]['metrics'] == results[1]['metrics']
     assert results[0]['metrics']['bbox_AP'] > 0.0
+
+
+def test_quick_simulator_benchmark_through_the_tool(tmp_path):
+    """``tools/benchmark.py --design roi_v1a --quick``: every step of the pipeline, one report
+    (its numbers mean nothing); a second invocation trains nothing."""
+    import subprocess
+    import sys
+    from conftest import REPO_ROOT
+    cmd = [sys.executable, str(REPO_ROOT / 'tools' / 'benchmark.py'), '--design', 'roi_v1a',
+           '--quick', '--methods', 'bce', 'gumbel', '--out', str(tmp_path)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=600).stdout
+    report = (tmp_path / 'report.md').read_text()
+    assert '**Not validated.**' in report
+    assert ('| training images per category: largest difference to the metadata | 0 | 0 |'
+            in report)
+    assert '| frequent / rare mean score on background proposals |' in report
+    assert 'APr: BCE < BCE (Gumbel, GOL) |' in report and 'Verdict: **' in report
+    for label in ('| BCE | 0 |', '| BCE (Gumbel, GOL) | 0 |'):
+        assert label in report
+    again = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=600).stdout
+    assert '2 of 2 runs already finished; 0 to go' in again and 'step ' not in again
+    assert 'step ' in out
+
+
+def test_a_users_own_loss_is_a_method(capsys):
+    from mmdet_droploss.roi_sim.methods import (METHODS, method_from_loss, parse_loss,
+                                                register_method)
+    text = "dict(type='BCE', num_classes=1203, categories='lvis_v1', loss_weight=2.0)"
+    loss = parse_loss(text)
+    assert loss == dict(type='BCE', num_classes=1203, categories='lvis_v1', loss_weight=2.0)
+    assert parse_loss(repr(loss)) == loss
+    with pytest.raises(ValueError, match='not a dict of literal values'):
+        parse_loss("dict(type=MyLoss)")
+    with pytest.raises(ValueError, match='must be a dict with a "type"'):
+        parse_loss("dict(num_classes=3)")
+    method = method_from_loss(loss, name='my_bce')
+    built, init = method.loss_and_init()
+    assert built == loss  # replaces the config's loss, keeps its classifier init
+    assert init == METHODS['bce'].loss_and_init()[1]
+    head = build_head(built, init, 1203, 8)
+    assert head.loss_cls.loss_weight == 2.0 and head.fc_cls.out_features == 1203
+    register_method(method)
+    try:
+        with pytest.raises(ValueError, match='already a simulator method'):
+            register_method(method_from_loss(dict(type='EQL'), name='my_bce'))
+    finally:
+        METHODS.pop('my_bce')
+    # the command line keeps the held-out losses off a design being searched
+    from test_benchmark_calibration import _benchmark_tool
+    with pytest.raises(SystemExit):
+        _benchmark_tool().parse_args(['--design', 'roi_v1a', '--loss', "dict(type='DropLoss')"])
+    assert 'DropLoss is held out' in capsys.readouterr().err

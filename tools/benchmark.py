@@ -80,6 +80,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--quick', action='store_true', help='a minutes-long pipeline check')
     parser.add_argument('--report-only', action='store_true',
                         help='train nothing: report the runs that have finished')
+    parser.add_argument('--loss', help='simulator only: a loss of your own as a method, e.g. '
+                        '"dict(type=\'MyLoss\', num_classes=1203, categories=\'lvis_v1\')" '
+                        '(its module imported with --import)')
+    parser.add_argument('--import', dest='imports', nargs='+', default=[],
+                        help='modules to import first (they register your loss)')
     parser.add_argument('--no-fixed-ap', action='store_true',
                         help='skip the AP-Fixed test pass (about 2.5 min per run on 2 cores)')
     args = parser.parse_args(argv)
@@ -118,7 +123,23 @@ def simulator_args(parser, args) -> argparse.Namespace:
     from mmdet_droploss.benchmark.sim_designs import FROZEN_SIM_DESIGN
     from mmdet_droploss.roi_sim.methods import (METHODS as SIM_METHODS,
                                                 SIM_CALIBRATION_METHODS, SIM_HELD_OUT_METHODS)
+    import importlib
+
+    from mmdet_droploss.roi_sim.methods import method_from_loss, parse_loss, register_method
     args.simulator = True
+    for module in args.imports:
+        importlib.import_module(module)
+    if args.loss:
+        try:
+            loss = parse_loss(args.loss)
+        except ValueError as err:
+            parser.error(str(err))
+        if loss['type'] in ('DropLoss', 'BEQL') and not (
+                args.design == FROZEN_SIM_DESIGN or args.allow_held_out):
+            parser.error(f"{loss['type']} is held out: it runs only on the frozen simulator "
+                         'design. Pass --allow-held-out to run it anyway.')
+        register_method(method_from_loss(loss, name=str(loss['type'])))
+        args.methods = (args.methods or []) + [str(loss['type'])]
     args.out = args.out or f'work_dirs/benchmark_sim{"_quick" if args.quick else ""}/{args.design}'
     frozen = args.design == FROZEN_SIM_DESIGN
     args.methods = args.methods or list(

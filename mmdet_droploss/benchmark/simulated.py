@@ -4,6 +4,7 @@ orderings, the generator's statistics against LVIS's)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import os.path as osp
 import time
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from ..analysis.results import ConfigResult, Run, config_result
 from ..roi_sim.methods import METHODS, SIM_CALIBRATION_METHODS, SIM_HELD_OUT_METHODS, Method
-from ..roi_sim.run import run_simulation, simulate_data
+from ..roi_sim.run import RESULT_FILE, run_simulation, simulate_data
 from ..roi_sim.spec import SimulatorSpec
 from .calibration import GUMBEL_ORDERINGS, ORDERINGS, calibrate, verdict
 from .sim_designs import FROZEN_SIM_DESIGN, SimulatorDesign
@@ -39,8 +40,7 @@ class SimRun:
                         f'seed{self.seed}')
 
     def result(self) -> Optional[dict]:
-        from ..roi_sim.run import RESULT_FILE
-        import json
+        """The finished run's ``result.json``, or ``None``."""
         path = osp.join(self.work_dir, RESULT_FILE)
         if not osp.isfile(path):
             return None

@@ -76,3 +76,30 @@ def method_from_loss(loss_cls: dict, name: str = 'custom', rfs: bool = False,
     init of ``init_from``."""
     return Method(name, name, init_from, tuple(loss_cls.items()), replace_loss=True,
                   init_from=init_from, rfs=rfs)
+
+
+def register_method(method: Method) -> None:
+    """Make ``method`` (e.g. from :func:`method_from_loss`) a simulator method by its name."""
+    if method.name in METHODS and METHODS[method.name] != method:
+        raise ValueError(f'{method.name!r} is already a simulator method: choose another name')
+    METHODS[method.name] = method
+
+
+def parse_loss(text: str) -> dict:
+    """A ``loss_cls`` from the command line: ``"dict(type='MyLoss', num_classes=1203)"`` or
+    ``"{'type': 'MyLoss', ...}"`` (literal values only)."""
+    import ast
+    try:
+        node = ast.parse(text.strip(), mode='eval').body
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id == 'dict' and not node.args):
+            loss = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords}
+        else:
+            loss = ast.literal_eval(node)
+    except (SyntaxError, ValueError) as err:
+        raise ValueError(f'--loss {text!r} is not a dict of literal values, e.g. '
+                         '"dict(type=\'DropLoss\', num_classes=1203, categories=\'lvis_v1\')"'
+                         f' ({err})') from None
+    if not isinstance(loss, dict) or 'type' not in loss:
+        raise ValueError(f'--loss {text!r} must be a dict with a "type" (a registered loss)')
+    return loss
