@@ -36,6 +36,13 @@ SIM_DESIGNS = {d.name: d for d in (
         "LVIS's, where BCE's APf is 27, not 95; roi_v1a failed on EQLv2, which switched off "
         "frequent classes' negatives (their positive-to-negative gradient ratio 0.33)",
         SimulatorSpec(fixed_ap=0, instance_noise=4.8, roi_noise_iou1=3.0, roi_noise_iou05=9.0)),
+    SimulatorDesign(
+        'roi_v1c',
+        "roi_v1a with the 2fc head's two shared fully connected layers (64 wide, ReLU, the "
+        "configs' Xavier init) trained with the classifier: the RoI representation moves with "
+        'the loss, as on LVIS, instead of a linear classifier on fixed features (roi_v1a and '
+        "roi_v1b failed on EQLv2's frequent classes)",
+        SimulatorSpec(fixed_ap=0, hidden_fcs=2, hidden_width=64)),
 )}
 DEFAULT_SIM_DESIGN = 'roi_v1a'
 #: the design the held-out methods run on; None until one passes calibration

@@ -91,7 +91,8 @@ def run_simulation(spec, method: Method, seed: int, work_dir: str, data_dir: str
     ann_file = ground_truth_file(data, data_dir)
     torch.manual_seed(seed)  # the head's initialisation
     loss_cls, init_cfg = method.loss_and_init()
-    head = build_head(loss_cls, init_cfg, data.counts.num_classes, spec.feature_dim)
+    head = build_head(loss_cls, init_cfg, data.counts.num_classes, spec.feature_dim,
+                      spec.hidden_fcs, spec.hidden_width)
     gen = torch.Generator().manual_seed(seed)
     sampler = RoISampler(data.train_images, data.features, data.counts.image_count, spec, gen)
     recorder = GradientRecorder(data.counts.num_classes)

@@ -41,6 +41,10 @@ class SimulatorSpec:
     # ---- the stated generative model (features.py, images.py, validation.py) ----
     #: RoI feature width (the 2fc head's output is 1024; the classifier is linear in it)
     feature_dim: int = 64
+    #: shared fully connected layers (ReLU) trained with the classifier, as the 2fc head's
+    #: (0: the linear classifier alone on the features)
+    hidden_fcs: int = 0
+    hidden_width: int = 64
     #: look-alike groups: mean group size; a class prototype is group direction x
     #: ``group_weight`` + own direction x (1 - group_weight), normalised, times ``signal``
     group_size: float = 4.0

@@ -21,18 +21,23 @@ from .sampler import RoISampler
 
 
 def build_head(loss_cls: dict, init_cfg: Optional[List[dict]], num_classes: int,
-               in_channels: int) -> nn.Module:
-    """A ``BBoxHead`` that classifies ``in_channels``-wide RoI features with ``loss_cls``,
-    initialised by the entries of ``init_cfg`` (a method config's) that name its classifier
-    (``fc_cls``; the head has no regression or shared layers)."""
+               in_channels: int, hidden_fcs: int = 0, hidden_width: int = 64) -> nn.Module:
+    """The box head's classifier on ``in_channels``-wide RoI features with ``loss_cls``:
+    mmdet's ``BBoxHead`` (the linear classifier alone) or, with ``hidden_fcs``, its
+    ``ConvFCBBoxHead`` with that many shared fully connected layers (the 2fc head's, trained
+    with the classifier). ``init_cfg`` (a method config's) initialises the layers it names
+    that the head has (there is no box regression)."""
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
     register_all_modules(init_default_scope=False)
-    if init_cfg is not None:
-        init_cfg = [c for c in init_cfg if _names(c.get('override')) == ['fc_cls']]
-    head = MODELS.build(dict(type='BBoxHead', with_avg_pool=False, with_reg=False,
-                             roi_feat_size=1, in_channels=in_channels, num_classes=num_classes,
-                             loss_cls=loss_cls, init_cfg=init_cfg or None))
+    common = dict(with_avg_pool=False, with_reg=False, roi_feat_size=1, in_channels=in_channels,
+                  num_classes=num_classes, loss_cls=loss_cls, init_cfg=init_cfg)
+    if hidden_fcs:
+        common.update(type='ConvFCBBoxHead', num_shared_fcs=hidden_fcs,
+                      fc_out_channels=hidden_width)
+    head = MODELS.build(dict(type='BBoxHead', **common) if not hidden_fcs else common)
+    head.init_cfg = [c for c in head.init_cfg or []
+                     if all(hasattr(head, n) for n in _names(c.get('override')))]
     head.init_weights()
     return head
 
