@@ -120,8 +120,10 @@ def demo_run(tmp_path_factory, demo_data) -> DemoRun:
         [str(Path(__file__).parent), *os.environ.get('PYTHONPATH', '').split(os.pathsep)])}
     first = run_tool(['tools/dist_train.sh', user_config, 2, *common, 'train_cfg.max_iters=6',
                       'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None'], env)
-    # mmengine's MKL_NUM_THREADS notice shows only where the variable is unset
-    env = {k: v for k, v in demo_env(data_root).items() if k != 'MKL_NUM_THREADS'}
+    # mmengine's MKL_NUM_THREADS notice and torchrun's OMP_NUM_THREADS banner show only where
+    # the variables are unset
+    env = {k: v for k, v in demo_env(data_root).items()
+           if k not in ('MKL_NUM_THREADS', 'OMP_NUM_THREADS')}
     second = run_tool(['tools/dist_train.sh', DEMO_CONFIG, 2, *common, 'train_cfg.max_iters=10',
                        '--resume'], {**env, VERBOSE_ENV: '1'})
     checkpoint = work_dir / 'iter_10.pth'
