@@ -6,11 +6,12 @@ Every launch of the tools used to print, before its first iteration, setuptools'
 own ``CheckpointHook``, ``"FileClient" will be deprecated`` and ``"HardDiskBackend" is the alias
 of "LocalBackend"``. None of them is about the user's run; each hides what is.
 
-The tools that run a model through mmengine's runner, ``tools/train.py`` and ``tools/test.py``
-(and through them ``dist_*.sh``, ``run_demo.sh``, ``tools/benchmark.py`` and the
-``mmdet-droploss`` command), call :func:`hide_third_party_notices` first and
-:func:`hide_logged_notices` on the runner's logger (``mmdet_droploss.cli.build_runner``); the
-other tools print none of these notices.
+The tools that read configs, ``tools/train.py``, ``tools/test.py``,
+``tools/analyze_background_scores.py`` and ``tools/convert_d2_checkpoint.py`` (and through them
+``dist_*.sh``, ``run_demo.sh``, ``tools/benchmark.py`` and the ``mmdet-droploss`` command), call
+:func:`hide_third_party_notices` first; the two that build mmengine's runner also call
+:func:`hide_logged_notices` on its logger (``mmdet_droploss.cli.build_runner``). The other tools
+print none of these notices.
 A warning is matched by its message *and* the module it is attributed to (the same text from
 another module still shows), a logged notice by its exact text and level; any other warning
 (the user's own included) and every error still reach the log.
