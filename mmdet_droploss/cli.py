@@ -58,6 +58,11 @@ def load_config(args: argparse.Namespace) -> Config:
         cfg.merge_from_dict(args.cfg_options)
     from .hooks import use_rank_zero_logger
     use_rank_zero_logger(cfg)  # one writer for the test metrics file on many ranks
+    if cfg.get('model_wrapper_cfg') is None:  # mmengine's default, without deprecated arguments
+        from .compat.distributed import default_model_wrapper_cfg
+        wrapper = default_model_wrapper_cfg(cfg.get('find_unused_parameters', False))
+        if wrapper is not None:
+            cfg.model_wrapper_cfg = wrapper
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
@@ -185,6 +190,18 @@ def preflight(cfg: Config, loaders: Sequence[str], tool: str) -> None:
         check_model_types(cfg)
     except (DatasetPathError, KeyError) as err:
         sys.exit(f'{tool}: {err.args[0]}')
+
+
+def build_runner(cfg: Config):
+    """The runner the config asks for (mmengine's ``Runner`` unless ``runner_type``), its
+    logger rid of the stack's notices (:mod:`mmdet_droploss.third_party_notices`)."""
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+
+    from .third_party_notices import hide_logged_notices
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    hide_logged_notices(runner.logger)
+    return runner
 
 
 def run_or_exit(run: Callable[[], object], tool: str) -> None:

@@ -14,6 +14,7 @@ import yaml
 
 from http_servers import serve_directory
 from mmdet_droploss.model_zoo import CACHE_ENV, INDEX_ENV
+from mmdet_droploss.third_party_notices import VERBOSE_ENV
 
 # Two cores are shared by everything on the machine: keep torch from oversubscribing them.
 torch.set_num_threads(min(2, os.cpu_count() or 1))
@@ -77,7 +78,8 @@ def run_tool(args: Sequence[str], env: dict, timeout: float = 900) -> str:
 
 
 def demo_env(data_root: Path) -> dict:
-    return {**os.environ, 'MMDET_DROPLOSS_DEMO_DATA': str(data_root) + '/',
+    # The data folder without its trailing slash: the configs join it as a path.
+    return {**os.environ, 'MMDET_DROPLOSS_DEMO_DATA': str(data_root),
             'PYTHON': sys.executable, 'PORT': str(free_port())}
 
 
@@ -90,22 +92,40 @@ def demo_data(tmp_path_factory) -> dict:
                                    SyntheticLVISSpec(num_val_images=24))
 
 
+# A user's config: the demo's plus a module and a hook of the user's own (tests/user_probe.py).
+USER_PROBE_CONFIG = """_base_ = '{demo}'
+custom_imports = dict(imports=['mmdet_droploss', 'user_probe'], allow_failed_imports=False)
+custom_hooks = _base_.custom_hooks + [dict(type='UserProbeHook')]
+"""
+
+
 @pytest.fixture(scope='session')
 def demo_run(tmp_path_factory, demo_data) -> DemoRun:
     """Train the demo config with ``tools/dist_train.sh`` on 2 gloo processes for 6 iterations,
     resume it to 10 (validating at the end), and evaluate the result with
-    ``tools/dist_test.sh`` by model-zoo name. Shared by every test that needs a trained demo work dir."""
+    ``tools/dist_test.sh`` by model-zoo name. Shared by every test that needs a trained demo work dir.
+
+    The logs also serve the quiet-launch tests (test_third_party_notices.py): the first run
+    trains a user's config inheriting the demo's, which imports ``tests/user_probe.py`` (a
+    user's warnings); the second runs with ``MMDET_DROPLOSS_VERBOSE=1`` (every notice shown)."""
     root = tmp_path_factory.mktemp('demo')
     data_root = Path(demo_data['root'])
     work_dir = root / 'work_dir'
     common = ['--work-dir', work_dir, '--cfg-options', 'default_hooks.logger.interval=2',
               'train_cfg.val_interval=1000']
-    env = demo_env(data_root)
-    first = run_tool(['tools/dist_train.sh', DEMO_CONFIG, 2, *common, 'train_cfg.max_iters=6',
+    user_config = root / 'user_config' / DEMO_CONFIG.name  # same name: the same dumped config
+    user_config.parent.mkdir()
+    user_config.write_text(USER_PROBE_CONFIG.format(demo=DEMO_CONFIG))
+    env = {**demo_env(data_root), 'PYTHONPATH': os.pathsep.join(
+        [str(Path(__file__).parent), *os.environ.get('PYTHONPATH', '').split(os.pathsep)])}
+    first = run_tool(['tools/dist_train.sh', user_config, 2, *common, 'train_cfg.max_iters=6',
                       'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None'], env)
-    env = demo_env(data_root)
+    # mmengine's MKL_NUM_THREADS notice and torchrun's OMP_NUM_THREADS banner show only where
+    # the variables are unset
+    env = {k: v for k, v in demo_env(data_root).items()
+           if k not in ('MKL_NUM_THREADS', 'OMP_NUM_THREADS')}
     second = run_tool(['tools/dist_train.sh', DEMO_CONFIG, 2, *common, 'train_cfg.max_iters=10',
-                       '--resume'], env)
+                       '--resume'], {**env, VERBOSE_ENV: '1'})
     checkpoint = work_dir / 'iter_10.pth'
     # Evaluate by model-zoo name: the checkpoint is published on a local HTTP server under an
     # index of its own, so dist_test.sh downloads and verifies it (both ranks, one download).

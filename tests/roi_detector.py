@@ -1,6 +1,6 @@
-"""One training step and one prediction of mmdet's shipped Mask R-CNN or Cascade Mask R-CNN
-with a given loss_cls in every bbox head, on CPU, and the checks of both (shared by the tests of
-the later losses)."""
+"""One training step and one prediction of mmdet's shipped Faster R-CNN, Mask R-CNN or Cascade
+Mask R-CNN with a given loss_cls in every bbox head, on CPU, and the checks of both (shared by
+tests/test_mmdet_integration.py and the tests of the later losses)."""
 import copy
 from dataclasses import dataclass
 from typing import List, Optional
@@ -8,17 +8,64 @@ from typing import List, Optional
 import torch
 from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
+from mmdet.utils import register_all_modules
+from mmengine.config import Config
 
-from test_mmdet_integration import NUM_CLASSES, detector_cfg
+import mmdet_droploss  # noqa: F401
+
+register_all_modules()
+
+GROUPS = 'rrrccff'  # 7 classes: 3 rare, 2 common, 2 frequent
+NUM_CLASSES = len(GROUPS)
+PRIOR = 0.001
+DETECTORS = {
+    'faster_rcnn': 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
+    'mask_rcnn': 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+    'cascade_mask_rcnn': 'mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py',
+}
+# The init_cfg a config gives a bbox head for these losses (README: "Classifier bias").
+SIGMOID_HEAD_INIT = [
+    dict(type='Normal', std=0.01, bias_prob=PRIOR, override=dict(name='fc_cls')),
+    dict(type='Normal', std=0.001, override=dict(name='fc_reg')),
+    dict(type='Xavier', distribution='uniform',
+         override=[dict(name='shared_fcs'), dict(name='cls_fcs'), dict(name='reg_fcs')]),
+]
+# Fewer RoIs than mmdet's COCO recipe, the heads untouched: every path still runs (sampling
+# of foreground and background RoIs, the loss, NMS under the per-image cap, masks), at a
+# fraction of the CPU time (the mask heads of Cascade on 3 x 2 x 300 detections, and the
+# backward through ResNet-50, were most of a minute per case).
+TEST_PROPOSALS = dict(nms_pre=300, max_per_img=100)
+TRAIN_PROPOSALS = 200  # RPN proposals per training image (mmdet: 1000)
+SAMPLED_ROIS = 64  # RoIs sampled per image and stage for the R-CNN head (mmdet: 512)
+MAX_DETECTIONS = 50  # per image (LVIS: 300)
 
 
-def small_cfg(detector, loss_cls, tmp_path):
-    """mmdet's config with a frozen backbone (no backward through it) and fewer test-time
-    proposals and detections, to save CPU time; the heads are untouched."""
-    cfg = detector_cfg(detector, loss_cls, tmp_path)
-    cfg.model.backbone.frozen_stages = 4
-    cfg.model.test_cfg.rpn.update(nms_pre=300, max_per_img=100)
-    cfg.model.test_cfg.rcnn.max_per_img = 50
+def detector_cfg(name: str, loss_cls: dict, tmp_path) -> Config:
+    """mmdet's shipped config of ``name`` with ``loss_cls`` and the sigmoid-prior init in every
+    bbox head, a frozen backbone (no backward through it) and the small workload above."""
+    # Inherit like a user's config does; the base's loss_cls keys (use_sigmoid, loss_weight)
+    # would be merged into ours without _delete_.
+    path = tmp_path / f'{name}.py'
+    path.write_text(f"_base_ = '{DETECTORS[name]}'\n")
+    cfg = Config.fromfile(str(path))
+    model = cfg.model
+    model.backbone.init_cfg = None  # no pretrained download
+    heads = model.roi_head.bbox_head
+    for head in heads if isinstance(heads, list) else [heads]:
+        head.num_classes = NUM_CLASSES
+        head.loss_cls = copy.deepcopy(loss_cls)
+        head.init_cfg = copy.deepcopy(SIGMOID_HEAD_INIT)
+    if 'mask_head' in model.roi_head:
+        model.roi_head.mask_head.num_classes = NUM_CLASSES
+    model.backbone.frozen_stages = 4
+    model.train_cfg.rpn_proposal.max_per_img = TRAIN_PROPOSALS
+    rcnn_train = model.train_cfg.rcnn
+    for stage in rcnn_train if isinstance(rcnn_train, list) else [rcnn_train]:
+        stage.sampler.num = SAMPLED_ROIS
+    model.test_cfg.rpn.update(TEST_PROPOSALS)
+    rcnn_test = model.test_cfg.rcnn
+    rcnn_test.score_thr = 1e-4
+    rcnn_test.max_per_img = MAX_DETECTIONS
     return cfg
 
 
@@ -41,7 +88,7 @@ def train_step_and_predict(detector: str, loss_cls: dict, tmp_path,
     """Build ``detector`` with ``loss_cls``, run a training step (backward included) and a
     prediction on two synthetic images. ``init_cfg`` replaces the heads' sigmoid-prior init
     (``None``: mmdet's default)."""
-    cfg = small_cfg(detector, loss_cls, tmp_path)
+    cfg = detector_cfg(detector, loss_cls, tmp_path)
     if init_cfg != 'sigmoid prior':
         for head in cfg.model.roi_head.bbox_head if detector.startswith('cascade') \
                 else [cfg.model.roi_head.bbox_head]:
@@ -93,7 +140,7 @@ def assert_detections(run: DetectorRun, expected_scores: Optional[torch.Tensor])
     assert len(run.results) == 2
     for result in run.results:
         pred = result.pred_instances
-        assert 0 < len(pred) <= 50
+        assert 0 < len(pred) <= MAX_DETECTIONS
         assert pred.scores.min() >= 1e-4 and pred.scores.max() <= 1
         assert pred.labels.min() >= 0 and pred.labels.max() < NUM_CLASSES
         assert pred.masks.shape[0] == len(pred)

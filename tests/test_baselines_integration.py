@@ -2,9 +2,8 @@
 training step and one prediction on CPU, as tests/test_mmdet_integration.py does for DropLoss."""
 import pytest
 
-from roi_detector import assert_detections, assert_trained, objectness_scores, \
-    train_step_and_predict
-from test_mmdet_integration import GROUPS, NUM_CLASSES
+from roi_detector import GROUPS, NUM_CLASSES, assert_detections, assert_trained, \
+    objectness_scores, train_step_and_predict
 
 
 @pytest.mark.parametrize('detector', ['mask_rcnn', 'cascade_mask_rcnn'])

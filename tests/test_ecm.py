@@ -203,9 +203,8 @@ def test_refused_outside_roi_heads(freq):
 
 @pytest.mark.parametrize('detector', ['mask_rcnn', 'cascade_mask_rcnn'])
 def test_mask_rcnn_and_cascade_train_a_step_and_predict(detector, tmp_path, frequency_file):
-    from roi_detector import assert_detections, assert_trained, objectness_scores, \
-        train_step_and_predict
-    from test_mmdet_integration import GROUPS as DETECTOR_GROUPS, NUM_CLASSES
+    from roi_detector import GROUPS as DETECTOR_GROUPS, NUM_CLASSES, assert_detections, \
+        assert_trained, objectness_scores, train_step_and_predict
     loss_cls = dict(type='ECM', num_classes=NUM_CLASSES, categories=frequency_file(DETECTOR_GROUPS))
     run = train_step_and_predict(detector, loss_cls, tmp_path, init_cfg=None)  # mmdet's init
     assert_trained(run, detector, NUM_CLASSES + 1)

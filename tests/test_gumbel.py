@@ -260,8 +260,8 @@ GOL_HEAD_INIT = [
 
 @pytest.mark.parametrize('detector', ['mask_rcnn', 'cascade_mask_rcnn'])
 def test_mask_rcnn_and_cascade_train_a_step_and_predict(detector, tmp_path, frequency_file):
-    from roi_detector import assert_detections, assert_trained, train_step_and_predict
-    from test_mmdet_integration import GROUPS as DETECTOR_GROUPS, NUM_CLASSES
+    from roi_detector import GROUPS as DETECTOR_GROUPS, NUM_CLASSES, assert_detections, \
+        assert_trained, train_step_and_predict
     loss_cls = dict(type='DropLoss', num_classes=NUM_CLASSES,
                     categories=frequency_file(DETECTOR_GROUPS), activation='gumbel')
     run = train_step_and_predict(detector, loss_cls, tmp_path, init_cfg=GOL_HEAD_INIT)

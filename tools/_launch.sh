@@ -20,6 +20,11 @@ export PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}"
 launch_torchrun() {
     local nproc=$1 script=$2
     shift 2
+    # torchrun gives several processes per node OMP_NUM_THREADS=1 when it is unset, announcing it
+    # in a banner on every launch; the same default set here goes without the banner.
+    if [ -z "${OMP_NUM_THREADS:-}" ] && [[ "$nproc" =~ ^[0-9]+$ ]] && [ "$nproc" -gt 1 ]; then
+        export OMP_NUM_THREADS=1
+    fi
     run_job "$PYTHON" -m torch.distributed.run \
         --nnodes="${NNODES:-1}" \
         --node_rank="${NODE_RANK:-0}" \

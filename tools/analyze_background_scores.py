@@ -31,6 +31,7 @@ from mmdet_droploss.analysis.background_scores import (  # noqa: E402
 from mmdet_droploss.categories import load_categories  # noqa: E402
 from mmdet_droploss.cli import resolve_load_from  # noqa: E402
 from mmdet_droploss.analysis import GROUP_NAMES  # noqa: E402
+from mmdet_droploss.third_party_notices import hide_third_party_notices  # noqa: E402
 
 
 def categories_of(cfg, model, override):
@@ -63,6 +64,7 @@ def plot(summary: dict, out_file: str, title: str) -> None:
 
 
 def main(argv=None) -> None:
+    hide_third_party_notices()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint')

@@ -25,6 +25,7 @@ import torch
 
 from mmdet_droploss.model_zoo import (compare_shapes, convert_d2_state_dict, derived_config,
                                       load_d2_checkpoint, sha256sum)
+from mmdet_droploss.third_party_notices import hide_third_party_notices
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -65,6 +66,7 @@ def _report(title: str, items: List[str], limit: int = 20) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    hide_third_party_notices()
     args = parse_args(argv)
     try:
         result = convert_d2_state_dict(load_d2_checkpoint(args.src))

@@ -10,11 +10,9 @@ and written to ``<work_dir>/<timestamp>/<timestamp>.json``.
 """
 import argparse
 
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
-
-from mmdet_droploss.cli import (add_common_arguments, export_local_rank, load_config, preflight,
-                                resolve_load_from, run_or_exit)
+from mmdet_droploss.cli import (add_common_arguments, build_runner, export_local_rank,
+                                load_config, preflight, resolve_load_from, run_or_exit)
+from mmdet_droploss.third_party_notices import hide_third_party_notices
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -46,6 +44,7 @@ def enable_visualization(cfg, args) -> None:
 
 
 def main(argv=None) -> None:
+    hide_third_party_notices()
     args = parse_args(argv)
     cfg = load_config(args)
     cfg.load_from = resolve_load_from(args.checkpoint)
@@ -54,7 +53,7 @@ def main(argv=None) -> None:
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         raise SystemExit(f'--out must be a .pkl file, got {args.out}')
     preflight(cfg, ['test_dataloader'], 'test.py')
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner = build_runner(cfg)
     if args.out is not None:
         from mmdet.evaluation import DumpDetResults
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))

@@ -9,12 +9,10 @@ Runs on CPU with the gloo backend when no GPU is present (see mmdet_droploss.com
 """
 import argparse
 
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
-
-from mmdet_droploss.cli import (add_common_arguments, export_local_rank, load_config, preflight,
-                                resolve_load_from, run_or_exit)
+from mmdet_droploss.cli import (add_common_arguments, build_runner, export_local_rank,
+                                load_config, preflight, resolve_load_from, run_or_exit)
 from mmdet_droploss.compat.distributed import cuda_is_usable
+from mmdet_droploss.third_party_notices import hide_third_party_notices
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -58,6 +56,7 @@ def configure(cfg, args) -> None:
 
 
 def main(argv=None) -> None:
+    hide_third_party_notices()
     args = parse_args(argv)
     cfg = load_config(args)
     configure(cfg, args)
@@ -65,7 +64,7 @@ def main(argv=None) -> None:
     if cfg.get('val_cfg') and cfg.get('val_dataloader'):
         loaders.append('val_dataloader')
     preflight(cfg, loaders, 'train.py')
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner = build_runner(cfg)
     run_or_exit(runner.train, 'train.py')
 
 

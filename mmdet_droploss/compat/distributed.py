@@ -24,8 +24,9 @@ import atexit
 import contextlib
 import functools
 import gc
+import inspect
 import logging
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Dict, Iterator, Optional
 
 import torch
 
@@ -105,6 +106,24 @@ def _ddp_init_without_cpu_device_ids(ddp_init: Callable[..., None]) -> Callable[
 
     setattr(__init__, _APPLIED_MARK, True)
     return __init__
+
+
+def default_model_wrapper_cfg(find_unused_parameters: bool = False) -> Optional[Dict[str, Any]]:
+    """The DDP wrapper mmengine's ``Runner`` builds for a config without ``model_wrapper_cfg``,
+    spelled without torch's deprecated ``broadcast_buffers``; ``None`` where nothing changes.
+
+    ``Runner.wrap_model`` passes ``broadcast_buffers=False``, which torch >= 2.13 deprecates
+    for ``forward_sync_buffers`` with a FutureWarning on every rank. ``forward_sync_buffers=
+    False`` keeps buffers rank-local during training as before; it differs only in syncing
+    them once, at construction, where every rank's freshly built model holds the same buffers
+    (checkpoints are loaded after wrapping). Older torch: ``None`` (mmengine's default stands).
+    The tools set this for configs that have no ``model_wrapper_cfg`` of their own.
+    """
+    from torch.nn.parallel import DistributedDataParallel
+    if 'forward_sync_buffers' not in inspect.signature(DistributedDataParallel).parameters:
+        return None
+    return dict(type='MMDistributedDataParallel', forward_sync_buffers=False,
+                find_unused_parameters=find_unused_parameters)
 
 
 def apply() -> None:

@@ -1,10 +1,11 @@
 # The benchmark's synthetic long-tailed set in LVIS's regime (mmdet_droploss.datasets.lvis_regime,
 # written by tools/benchmark.py or tools/generate_demo_dataset.py --lvis-regime). Same pipeline
 # and loaders as the demo set; only the files and the 60 categories differ.
-# Its location can be changed without editing configs: MMDET_DROPLOSS_BENCH_DATA=/some/dir/
+# Its location can be changed without editing configs: MMDET_DROPLOSS_BENCH_DATA=/some/dir
 _base_ = '../../demo/_base_/lvis_demo.py'
 
-data_root = '{{$MMDET_DROPLOSS_BENCH_DATA:data/lvis_regime/}}'
+# With or without the trailing slash, as the demo set's (configs/demo/_base_/lvis_demo.py).
+data_root = '{{$MMDET_DROPLOSS_BENCH_DATA:data/lvis_regime}}'.rstrip('/') + '/'
 train_ann_file = 'annotations/lvis_bench_train.json'
 val_ann_file = 'annotations/lvis_bench_val.json'
 category_file = data_root + train_ann_file

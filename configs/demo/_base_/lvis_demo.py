@@ -1,7 +1,9 @@
 # The built-in synthetic long-tailed LVIS-format dataset (tools/generate_demo_dataset.py).
-# Its location can be changed without editing configs: MMDET_DROPLOSS_DEMO_DATA=/some/dir/
+# Its location can be changed without editing configs: MMDET_DROPLOSS_DEMO_DATA=/some/dir
 dataset_type = 'LVISDataset'
-data_root = '{{$MMDET_DROPLOSS_DEMO_DATA:data/demo_lvis/}}'
+# With or without the trailing slash: data_root ends with exactly one, so the paths below join.
+# (String methods, not os.path: a config importing a module is read as a lazy-import config.)
+data_root = '{{$MMDET_DROPLOSS_DEMO_DATA:data/demo_lvis}}'.rstrip('/') + '/'
 train_ann_file = 'annotations/lvis_demo_train.json'
 val_ann_file = 'annotations/lvis_demo_val.json'
 # Category frequencies for the long-tail losses come from the training annotations.
