@@ -15,7 +15,7 @@ from ..roi_sim.methods import METHODS, SIM_CALIBRATION_METHODS, SIM_HELD_OUT_MET
 from ..roi_sim.run import RESULT_FILE, run_simulation, simulate_data
 from ..roi_sim.spec import SimulatorSpec
 from .calibration import GUMBEL_ORDERINGS, ORDERINGS, calibrate, verdict
-from .sim_designs import FROZEN_SIM_DESIGN, SimulatorDesign
+from .sim_designs import SimulatorDesign
 
 #: LVIS's validation images per version (v0.5 val: 5,000)
 VAL_IMAGES = {'lvis_v1': 19809, 'lvis_v0.5': 5000}
@@ -120,12 +120,8 @@ def sim_calibration(runs: Sequence[SimRun]):
     return checks, verdict(checks, seeds), seeds
 
 
-def is_frozen(design: SimulatorDesign) -> bool:
-    return design.name == FROZEN_SIM_DESIGN
-
-
 __all__ = ['SimRun', 'plan_sim_runs', 'run_all', 'sim_results_by_method', 'sim_calibration',
-           'spec_for', 'SIM_CALIBRATION_METHODS', 'SIM_HELD_OUT_METHODS', 'is_frozen']
+           'spec_for', 'SIM_CALIBRATION_METHODS', 'SIM_HELD_OUT_METHODS']
 
 
 def run_simulator_benchmark(design: SimulatorDesign, methods: Sequence[str],
