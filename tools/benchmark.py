@@ -120,39 +120,18 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def simulator_args(parser, args) -> argparse.Namespace:
     """The simulator's runs: its own methods (``mmdet_droploss.roi_sim.methods``)."""
-    from mmdet_droploss.benchmark.sim_designs import FROZEN_SIM_DESIGN
-    from mmdet_droploss.roi_sim.methods import (METHODS as SIM_METHODS,
-                                                SIM_CALIBRATION_METHODS, SIM_HELD_OUT_METHODS)
     import importlib
 
-    from mmdet_droploss.roi_sim.methods import method_from_loss, parse_loss, register_method
-    args.simulator = True
+    from mmdet_droploss.benchmark.sim_designs import simulator_methods
     for module in args.imports:
         importlib.import_module(module)
-    if args.loss:
-        try:
-            loss = parse_loss(args.loss)
-        except ValueError as err:
-            parser.error(str(err))
-        if loss['type'] in ('DropLoss', 'BEQL') and not (
-                args.design == FROZEN_SIM_DESIGN or args.allow_held_out):
-            parser.error(f"{loss['type']} is held out: it runs only on the frozen simulator "
-                         'design. Pass --allow-held-out to run it anyway.')
-        register_method(method_from_loss(loss, name=str(loss['type'])))
-        args.methods = (args.methods or []) + [str(loss['type'])]
+    try:
+        args.methods = simulator_methods(args.design, args.methods, args.loss,
+                                         args.allow_held_out, args.quick)
+    except ValueError as err:
+        parser.error(str(err))
+    args.simulator = True
     args.out = args.out or f'work_dirs/benchmark_sim{"_quick" if args.quick else ""}/{args.design}'
-    frozen = args.design == FROZEN_SIM_DESIGN
-    args.methods = args.methods or list(
-        ('bce', 'eqlv2', 'gumbel') if args.quick else SIM_CALIBRATION_METHODS +
-        (SIM_HELD_OUT_METHODS if frozen else ()))
-    unknown = [m for m in args.methods if m not in SIM_METHODS]
-    if unknown:
-        parser.error(f'{unknown} are not simulator methods: choose from {list(SIM_METHODS)}')
-    held_out = [m for m in args.methods if m in SIM_HELD_OUT_METHODS]
-    if held_out and not frozen and not args.allow_held_out:
-        parser.error(f'{held_out} are held out: they run only on the frozen simulator design '
-                     f'({FROZEN_SIM_DESIGN or "none frozen yet"}), never on "{args.design}". '
-                     'Pass --allow-held-out to run them anyway.')
     return args
 
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import List, Optional, Sequence
 
+from ..roi_sim.methods import (METHODS, SIM_CALIBRATION_METHODS, SIM_HELD_OUT_METHODS,
+                               method_from_loss, parse_loss, register_method)
 from ..roi_sim.spec import SimulatorSpec
 
 
@@ -56,3 +59,35 @@ QUICK_OVERRIDES = dict(epochs=1, rois_per_image=4, images_per_batch=2048, warmup
 
 def quick_spec(spec: SimulatorSpec) -> SimulatorSpec:
     return dataclasses.replace(spec, **QUICK_OVERRIDES)
+
+
+#: the held-out losses (issue 29 item 5), by type: a --loss of these is held out too
+HELD_OUT_LOSS_TYPES = ('DropLoss', 'BEQL')
+
+
+def simulator_methods(design: str, methods: Optional[Sequence[str]], loss: Optional[str],
+                      allow_held_out: bool, quick: bool) -> List[str]:
+    """The methods a simulator benchmark runs on ``design``: ``methods``, plus a user's
+    ``loss`` (a ``--loss`` string, registered as a method named by its type); by default the
+    calibration methods (and the held-out ones on the frozen design). Raises ``ValueError``
+    for an unknown method or a held-out one off the frozen design."""
+    frozen = design == FROZEN_SIM_DESIGN
+    methods = list(methods or [])
+    if loss:
+        loss_cfg = parse_loss(loss)
+        if loss_cfg['type'] in HELD_OUT_LOSS_TYPES and not (frozen or allow_held_out):
+            raise ValueError(f"{loss_cfg['type']} is held out: it runs only on the frozen "
+                             'simulator design. Pass --allow-held-out to run it anyway.')
+        register_method(method_from_loss(loss_cfg, name=str(loss_cfg['type'])))
+        methods.append(str(loss_cfg['type']))
+    methods = methods or list(('bce', 'eqlv2', 'gumbel') if quick else SIM_CALIBRATION_METHODS +
+                              (SIM_HELD_OUT_METHODS if frozen else ()))
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f'{unknown} are not simulator methods: choose from {list(METHODS)}')
+    held_out = [m for m in methods if m in SIM_HELD_OUT_METHODS]
+    if held_out and not frozen and not allow_held_out:
+        raise ValueError(f'{held_out} are held out: they run only on the frozen simulator '
+                         f'design ({FROZEN_SIM_DESIGN or "none frozen yet"}), never on '
+                         f'"{design}". Pass --allow-held-out to run them anyway.')
+    return methods
