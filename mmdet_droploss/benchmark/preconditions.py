@@ -46,32 +46,45 @@ class Criterion:
     detail: str = ''
 
 
-def background_shares(work_dir: str) -> Optional[dict]:
-    """Per group ``{'r', 'c', 'f'}``: the background share of the unweighted discouraging
-    gradient over the whole run (first classification head), or ``None`` without the file."""
+def _unweighted_groups(work_dir: str) -> Optional[dict]:
+    """The unweighted per-group summary (``gradient_stats.group_summary``) of the run's first
+    classification head, or ``None`` without the file."""
     path = osp.join(work_dir, GRADIENT_FILE)
     if not osp.isfile(path):
         return None
     with open(path) as f:
         stats = json.load(f)
-    head = next(iter(stats['heads'].values()))
-    return {g: head['summary']['unweighted'][g]['background_share'] for g in 'rcf'}
+    return next(iter(stats['heads'].values()))['summary']['unweighted']
 
 
-def positive_negative_ratios(work_dir: str) -> Optional[dict]:
-    """Per group: accumulated positive over negative (foreground + background) gradient of the
-    unweighted loss over the whole run (EQLv2's statistic), or ``None`` without the file."""
-    path = osp.join(work_dir, GRADIENT_FILE)
-    if not osp.isfile(path):
-        return None
-    with open(path) as f:
-        stats = json.load(f)
-    groups = next(iter(stats['heads'].values()))['summary']['unweighted']
+def group_shares(groups: dict) -> dict:
+    """Per group ``{'r', 'c', 'f'}`` of an unweighted group summary: the background share of
+    the discouraging gradient."""
+    return {g: groups[g]['background_share'] for g in 'rcf'}
+
+
+def group_ratios(groups: dict) -> dict:
+    """Per group of an unweighted group summary: accumulated positive over negative
+    (foreground + background) gradient (EQLv2's statistic); NaN without negatives."""
     ratios = {}
     for g in 'rcf':
         negative = groups[g]['negative_foreground'] + groups[g]['negative_background']
         ratios[g] = groups[g]['positive'] / negative if negative > 0 else float('nan')
     return ratios
+
+
+def background_shares(work_dir: str) -> Optional[dict]:
+    """Per group: the background share of the unweighted discouraging gradient over the whole
+    run (first classification head), or ``None`` without the file."""
+    groups = _unweighted_groups(work_dir)
+    return None if groups is None else group_shares(groups)
+
+
+def positive_negative_ratios(work_dir: str) -> Optional[dict]:
+    """Per group: accumulated positive over negative gradient of the unweighted loss over the
+    whole run (EQLv2's statistic), or ``None`` without the file."""
+    groups = _unweighted_groups(work_dir)
+    return None if groups is None else group_ratios(groups)
 
 
 def background_score_means(work_dir: str) -> Optional[dict]:

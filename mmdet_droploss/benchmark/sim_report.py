@@ -12,7 +12,7 @@ from ..roi_sim.methods import METHODS, SIM_CALIBRATION_METHODS, SIM_HELD_OUT_MET
 from ..roi_sim.statistics import statistics_table
 from .calibration import calibration_table
 from .predictions import PUBLISHED_ORDERINGS, predict, predictions_table
-from .preconditions import precondition_criteria
+from .preconditions import group_ratios, group_shares, precondition_criteria
 from .report import _preconditions_table, machine_description
 from .sim_designs import FROZEN_SIM_DESIGN, SimulatorDesign
 from .simulated import SIM_COLUMNS, SimRun, sim_calibration, sim_results_by_method
@@ -27,14 +27,8 @@ NOT_MODELLED = (
 def _precondition_rows(runs: Sequence[SimRun]):
     bce = [r.result() for r in runs if r.method == 'bce']
     bce = [b for b in bce if b is not None]
-    shares, pos_neg = [], []
-    for b in bce:
-        if b.get('gradients'):
-            groups = b['gradients']['unweighted']
-            shares.append({g: groups[g]['background_share'] for g in 'rcf'})
-            pos_neg.append({g: groups[g]['positive'] / max(
-                groups[g]['negative_foreground'] + groups[g]['negative_background'], 1e-30)
-                for g in 'rcf'})
+    groups = [b['gradients']['unweighted'] for b in bce if b.get('gradients')]
+    shares, pos_neg = list(map(group_shares, groups)), list(map(group_ratios, groups))
     scores = [b['background_scores'] for b in bce]
     aps = [(b['metrics'].get('bbox_APr', -1), b['metrics'].get('bbox_APf', -1)) for b in bce]
     return precondition_criteria(shares, pos_neg, scores, aps, ap_kind='box')

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence
 
 from ..analysis.results import ConfigResult, Run, config_result
-from ..roi_sim.methods import METHODS, SIM_CALIBRATION_METHODS, SIM_HELD_OUT_METHODS, Method
-from ..roi_sim.run import RESULT_FILE, run_simulation, simulate_data
+from ..roi_sim.methods import METHODS, SIM_CALIBRATION_METHODS, Method
+from ..roi_sim.run import RESULT_FILE, SimulatedData, run_simulation, simulate_data
 from ..roi_sim.spec import SimulatorSpec
+from ..roi_sim.statistics import generator_statistics
 from .calibration import GUMBEL_ORDERINGS, ORDERINGS, calibrate, verdict
-from .sim_designs import SimulatorDesign
+from .sim_designs import SimulatorDesign, quick_spec
 
 #: LVIS's validation images per version (v0.5 val: 5,000)
 VAL_IMAGES = {'lvis_v1': 19809, 'lvis_v0.5': 5000}
@@ -68,18 +69,23 @@ def spec_for(spec: SimulatorSpec, method: Method) -> SimulatorSpec:
 
 
 def run_all(runs: Sequence[SimRun], spec: SimulatorSpec,
-            log: Callable[[str], None] = print) -> None:
-    """Every run not finished yet, one seed's data simulated once for all its methods."""
+            log: Callable[[str], None] = print) -> Optional[SimulatedData]:
+    """Every run not finished yet, one seed's data simulated once for all its methods.
+    Returns the first run's data (the report's generator statistics read it) if it had to be
+    simulated."""
     todo = [r for r in runs if r.result() is None]
     log(f'{len(runs) - len(todo)} of {len(runs)} runs already finished; {len(todo)} to go')
-    data, start, done = {}, time.perf_counter(), 0
+    data, start, done, first = {}, time.perf_counter(), 0, None
+    first_key = (spec_for(spec, METHODS[runs[0].method]).version, runs[0].seed) if runs else None
     for run in todo:
         method = METHODS[run.method]
         run_spec = spec_for(spec, method)
         key = (run_spec.version, run.seed)
         if key not in data:
-            data.clear()  # one seed's data in memory at a time
+            data.clear()  # one seed's data in memory at a time (and the first run's)
             data[key] = simulate_data(run_spec, run.seed)
+            if key == first_key:
+                first = data[key]
         log(f'[{done + 1}/{len(todo)}] {method.label}, seed {run.seed}')
         result = run_simulation(run_spec, method, run.seed, run.work_dir, run.data_dir,
                                 data[key], log)
@@ -88,6 +94,7 @@ def run_all(runs: Sequence[SimRun], spec: SimulatorSpec,
         log(f'    {_headline(result)}; {result["seconds"]:.0f} s '
             f'(train {result["training"]["seconds"]:.0f}, eval {result["eval_seconds"]:.0f}); '
             f'ETA {elapsed / done * (len(todo) - done) / 60:.0f} min')
+    return first
 
 
 def _headline(result: dict) -> str:
@@ -120,23 +127,23 @@ def sim_calibration(runs: Sequence[SimRun]):
     return checks, verdict(checks, seeds), seeds
 
 
-__all__ = ['SimRun', 'plan_sim_runs', 'run_all', 'sim_results_by_method', 'sim_calibration',
-           'spec_for', 'SIM_CALIBRATION_METHODS', 'SIM_HELD_OUT_METHODS']
-
-
 def run_simulator_benchmark(design: SimulatorDesign, methods: Sequence[str],
                             seeds: Sequence[int], out_dir: str, quick: bool = False,
                             command: str = '', commit: str = '',
                             log: Callable[[str], None] = print) -> str:
     """Train and evaluate every (method, seed) not yet finished, then write the report;
     returns its Markdown. ``quick``: the pipeline on a tiny schedule (numbers mean nothing)."""
-    from ..roi_sim.statistics import generator_statistics
-    from .sim_designs import quick_spec
-    from .sim_report import write_sim_report
+    from .sim_report import write_sim_report  # it reads this module's results: imported late
     spec = quick_spec(design.spec) if quick else design.spec
     runs = plan_sim_runs(out_dir, methods, seeds)
     log(f'simulator design "{design.name}": methods {list(methods)}, seeds {list(seeds)} '
         f'-> {out_dir}')
-    run_all(runs, spec, log)
-    statistics = generator_statistics(simulate_data(spec, seeds[0]), spec)
+    first = run_all(runs, spec, log)
+    first_spec = spec_for(spec, METHODS[runs[0].method])
+    statistics = generator_statistics(first or simulate_data(first_spec, runs[0].seed),
+                                      first_spec)
     return write_sim_report(out_dir, runs, design, statistics, command, commit)
+
+
+__all__ = ['SimRun', 'plan_sim_runs', 'run_all', 'run_simulator_benchmark',
+           'sim_calibration', 'sim_results_by_method', 'spec_for']

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os.path as osp
 from typing import Dict, Tuple
 
 import numpy as np

@@ -5,7 +5,7 @@ the config would), with or without RFS. A user's own loss is a method too
 from __future__ import annotations
 
 import os.path as osp
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 from ..resources import configs_root

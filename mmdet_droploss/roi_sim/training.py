@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from .images import ImageSet
-from .sampler import RoISampler
+from .sampler import RoIBatch, RoISampler
 
 
 def build_head(loss_cls: dict, init_cfg: Optional[List[dict]], num_classes: int,
@@ -90,7 +90,7 @@ def learning_rate(step: int, total: int, spec) -> float:
 
 def train(head: nn.Module, sampler: RoISampler, images: ImageSet, spec,
           rfs_threshold: Optional[float], gen: torch.Generator,
-          on_step: Optional[Callable[[int, Tensor, 'RoIBatch', Tensor], None]] = None,
+          on_step: Optional[Callable[[int, Tensor, RoIBatch, float], None]] = None,
           log: Callable[[str], None] = print) -> dict:
     """Train ``head`` for ``spec.epochs`` epochs; ``on_step(step, cls_score, batch,
     avg_factor)`` sees every step (gradient statistics). Returns what happened (steps,

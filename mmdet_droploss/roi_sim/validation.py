@@ -128,7 +128,6 @@ def _boxes(images: ImageSet, offsets: np.ndarray, kinds: np.ndarray, instance: n
            iou: np.ndarray):
     """Each proposal in its own grid cell, except near-misses, which sit on their object's box
     shifted right to the stated IoU (same size: IoU = (w - dx) / (w + dx))."""
-    N = images.num_images
     per_image = np.diff(offsets)
     cells = int(np.ceil(np.sqrt(per_image.max())))
     size = cells * CELL
