@@ -20,7 +20,7 @@ from .images import ImageSet, draw_images
 from .metadata import LVISCounts, load_counts
 from .methods import Method
 from .sampler import RoISampler
-from .training import build_head, train
+from .training import build_head, total_steps, train
 from .validation import (ValidationSet, draw_validation, proposal_features,
                          write_ground_truth)
 
@@ -77,6 +77,33 @@ class GradientRecorder:
         return group_summary(self.sums, torch.from_numpy(group_index))
 
 
+class LossStatisticsTrace:
+    """What a gradient-guided loss (EQLv2, EFL: ``pos_grad`` / ``neg_grad`` buffers) has
+    accumulated, per frequency group, at ``points`` evenly spaced steps: the median ratio
+    ``P / M`` and the mean negative weight it gives (``class_weights``), to see how its
+    weights evolve through a run."""
+
+    def __init__(self, loss: torch.nn.Module, group_index: np.ndarray, total_steps: int,
+                 points: int = 24) -> None:
+        self.loss, self.group_index = loss, group_index
+        self.interval = max(1, total_steps // points)
+        self.trace: list = []
+
+    def __call__(self, step, cls_score, batch, avg_factor) -> None:
+        if step % self.interval or not hasattr(self.loss, 'pos_grad'):
+            return
+        ratio = (self.loss.pos_grad / self.loss.neg_grad.clamp_min(1e-10)).numpy()
+        weights = getattr(self.loss, 'class_weights', None)
+        neg = weights()[1][:len(ratio)].numpy() if weights is not None else None
+        point = dict(step=step)
+        for g, group in enumerate(('rare', 'common', 'frequent')):
+            mask = self.group_index == g
+            point[group] = dict(ratio_median=round(float(np.median(ratio[mask])), 4))
+            if neg is not None:
+                point[group]['negative_weight_mean'] = round(float(neg[mask].mean()), 4)
+        self.trace.append(point)
+
+
 def run_simulation(spec, method: Method, seed: int, work_dir: str, data_dir: str,
                    data: Optional[SimulatedData] = None,
                    log: Callable[[str], None] = print) -> Dict:
@@ -96,8 +123,15 @@ def run_simulation(spec, method: Method, seed: int, work_dir: str, data_dir: str
     gen = torch.Generator().manual_seed(seed)
     sampler = RoISampler(data.train_images, data.features, data.counts.image_count, spec, gen)
     recorder = GradientRecorder(data.counts.num_classes)
-    training = train(head, sampler, data.train_images, spec,
-                     spec.rfs_threshold if method.rfs else None, gen, recorder, log)
+    rfs = spec.rfs_threshold if method.rfs else None
+    trace = LossStatisticsTrace(head.loss_cls, data.counts.group_index,
+                                total_steps(data.train_images, spec, rfs))
+
+    def on_step(*step_state) -> None:
+        recorder(*step_state)
+        trace(*step_state)
+
+    training = train(head, sampler, data.train_images, spec, rfs, gen, on_step, log)
     eval_start = time.perf_counter()
     scores = class_scores(head, proposal_features(data.val, data.features,
                                                   torch.Generator().manual_seed(seed + 1)))
@@ -110,6 +144,7 @@ def run_simulation(spec, method: Method, seed: int, work_dir: str, data_dir: str
                   background_scores=background_score_means(scores, data.val,
                                                            data.counts.group_index),
                   gradients=recorder.summary(data.counts.group_index),
+                  loss_statistics=trace.trace or None,
                   training=training, eval_seconds=round(time.perf_counter() - eval_start, 1),
                   seconds=round(time.perf_counter() - start, 1), spec=spec.as_dict())
     os.makedirs(work_dir, exist_ok=True)

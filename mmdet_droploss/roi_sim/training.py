@@ -88,6 +88,12 @@ def learning_rate(step: int, total: int, spec) -> float:
     return lr * 0.1 ** ((step >= total * 2 // 3) + (step >= total * 8 // 9))
 
 
+def total_steps(images: ImageSet, spec, rfs_threshold: Optional[float]) -> int:
+    """The run's number of steps: ``spec.epochs`` epochs of ``spec.images_per_batch``."""
+    return math.ceil(len(epoch_images(images, rfs_threshold)) / spec.images_per_batch) * \
+        spec.epochs
+
+
 def train(head: nn.Module, sampler: RoISampler, images: ImageSet, spec,
           rfs_threshold: Optional[float], gen: torch.Generator,
           on_step: Optional[Callable[[int, Tensor, RoIBatch, float], None]] = None,
@@ -99,8 +105,7 @@ def train(head: nn.Module, sampler: RoISampler, images: ImageSet, spec,
     optimizer = torch.optim.SGD(head.parameters(), lr=0.0, momentum=spec.momentum,
                                 weight_decay=spec.weight_decay)
     epoch = epoch_images(images, rfs_threshold)
-    per_epoch = math.ceil(len(epoch) / spec.images_per_batch)
-    total = per_epoch * spec.epochs
+    total = total_steps(images, spec, rfs_threshold)
     start, step, last = time.perf_counter(), 0, {}
     for _ in range(spec.epochs):
         order = torch.from_numpy(epoch)[torch.randperm(len(epoch), generator=gen)]

@@ -1,0 +1,43 @@
+"""The simulator's trace of a gradient-guided loss's own statistics (EQLv2's ``P / M`` and the
+negative weights it gives), checked against the loss's formulas computed independently."""
+import numpy as np
+import torch
+
+from mmdet_droploss.losses.eqlv2 import EQLv2
+from mmdet_droploss.losses.eql import EQL
+from mmdet_droploss.roi_sim.run import LossStatisticsTrace
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def test_trace_follows_eqlv2s_ratio_and_weights():
+    num_classes = 1203
+    rng = np.random.default_rng(0)
+    group_index = np.arange(num_classes) % 3
+    loss = EQLv2(num_classes, categories='lvis_v1', gamma=12.0, mu=0.8)
+    neg = rng.uniform(1, 10, num_classes).astype(np.float32)
+    # the three groups around EQLv2's centre 0.8: weights from near 0 to near 1
+    pos = (neg * rng.uniform(0.2, 1.4, num_classes) * (0.5 + group_index / 4)).astype(np.float32)
+    loss.pos_grad.copy_(torch.tensor(pos))
+    loss.neg_grad.copy_(torch.tensor(neg))
+    loss.num_updates.fill_(5)
+    trace = LossStatisticsTrace(loss, group_index, total_steps=100, points=4)
+    for step in range(100):
+        trace(step, None, None, 1.0)
+    assert [p['step'] for p in trace.trace] == [0, 25, 50, 75]
+    point = trace.trace[-1]
+    for g, group in enumerate(('rare', 'common', 'frequent')):
+        ratio = pos[group_index == g] / neg[group_index == g]
+        weight = _sigmoid(12.0 * (ratio - 0.8))
+        assert abs(point[group]['ratio_median'] - np.median(ratio)) <= 1e-4
+        assert abs(point[group]['negative_weight_mean'] - weight.mean()) < 1e-4
+
+
+def test_trace_is_empty_for_a_loss_without_statistics():
+    loss = EQL(num_classes=1203, categories='lvis_v1')
+    trace = LossStatisticsTrace(loss, np.zeros(1203, dtype=np.int64), total_steps=10)
+    for step in range(10):
+        trace(step, None, None, 1.0)
+    assert trace.trace == []
