@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import os.path as osp
+import subprocess
 from typing import List, Optional, Sequence
 
 from ..analysis.results import csv_table, markdown_table
@@ -19,7 +20,8 @@ from .simulated import SIM_COLUMNS, SimRun, sim_calibration, sim_results_by_meth
 
 NOT_MODELLED = (
     'What the simulator does not model: features learned end to end (the RoI features come '
-    'from a fixed generative model and only the classifier trains), boxes (a detection has '
+    "from a fixed generative model; only the box head trains: its classifier, and from roi_v1c "
+    'on its two shared fully connected layers), boxes (a detection has '
     "its proposal's box; regression is not simulated), masks (AP is box AP of the simulated "
     'detections), the RPN (proposals are drawn by stated rules).')
 
@@ -43,6 +45,28 @@ def sim_orderings():
 
 def _v05(method: str) -> str:
     return 'droploss_v05' if method == 'droploss' else method
+
+
+def freeze_commit(design: Optional[str] = FROZEN_SIM_DESIGN) -> str:
+    """The commit that set ``FROZEN_SIM_DESIGN`` to ``design`` (the first to contain that
+    line), '' outside a git checkout or before the freeze is committed."""
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    line = f"FROZEN_SIM_DESIGN = '{design}'"
+    try:
+        out = subprocess.run(['git', 'log', '--reverse', '--format=%h', '-S', line, '--',
+                              'mmdet_droploss/benchmark/sim_designs.py'], cwd=root, text=True,
+                             capture_output=True, check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        return ''
+    return out[0] if out else ''
+
+
+def _held_out_provenance(runs: Sequence[SimRun]) -> str:
+    """Which code the held-out runs ran, against the commit that froze the design."""
+    commits = sorted({str((r.result() or {}).get('commit') or 'unrecorded') for r in runs
+                      if r.method in SIM_HELD_OUT_METHODS and r.result() is not None})
+    return (f'The design was frozen at commit `{freeze_commit() or "uncommitted"}`; the '
+            f'held-out runs ran at {", ".join(f"`{c}`" for c in commits)}.')
 
 
 def sim_validation_status(design: SimulatorDesign) -> str:
@@ -86,7 +110,7 @@ def write_sim_report(out_dir: str, runs: Sequence[SimRun], design: SimulatorDesi
     if held_out:
         labels = {name: m.label for name, m in METHODS.items()}
         lines += ['## Held out: the simulator against the published LVIS results', '',
-                  predictions_table(predict(results, sim_orderings()), labels), '']
+                  _held_out_provenance(runs), '', predictions_table(predict(results, sim_orderings()), labels), '']
     order = [m for m in list(SIM_CALIBRATION_METHODS) + list(METHODS) if m in results]
     table = [results[m] for m in dict.fromkeys(order)]
     lines += ['## Results (box AP of the simulated detections; mean ± std over seeds, in %)',

@@ -69,10 +69,10 @@ def spec_for(spec: SimulatorSpec, method: Method) -> SimulatorSpec:
 
 
 def run_all(runs: Sequence[SimRun], spec: SimulatorSpec,
-            log: Callable[[str], None] = print) -> Optional[SimulatedData]:
-    """Every run not finished yet, one seed's data simulated once for all its methods.
-    Returns the first run's data (the report's generator statistics read it) if it had to be
-    simulated."""
+            log: Callable[[str], None] = print, commit: str = '') -> Optional[SimulatedData]:
+    """Every run not finished yet, one seed's data simulated once for all its methods (each
+    run's result records ``commit``). Returns the first run's data (the report's generator
+    statistics read it) if it had to be simulated."""
     todo = [r for r in runs if r.result() is None]
     log(f'{len(runs) - len(todo)} of {len(runs)} runs already finished; {len(todo)} to go')
     data, start, done, first = {}, time.perf_counter(), 0, None
@@ -88,7 +88,7 @@ def run_all(runs: Sequence[SimRun], spec: SimulatorSpec,
                 first = data[key]
         log(f'[{done + 1}/{len(todo)}] {method.label}, seed {run.seed}')
         result = run_simulation(run_spec, method, run.seed, run.work_dir, run.data_dir,
-                                data[key], log)
+                                data[key], log, commit)
         done += 1
         elapsed = time.perf_counter() - start
         log(f'    {_headline(result)}; {result["seconds"]:.0f} s '
@@ -138,7 +138,7 @@ def run_simulator_benchmark(design: SimulatorDesign, methods: Sequence[str],
     runs = plan_sim_runs(out_dir, methods, seeds)
     log(f'simulator design "{design.name}": methods {list(methods)}, seeds {list(seeds)} '
         f'-> {out_dir}')
-    first = run_all(runs, spec, log)
+    first = run_all(runs, spec, log, commit)
     first_spec = spec_for(spec, METHODS[runs[0].method])
     statistics = generator_statistics(first or simulate_data(first_spec, runs[0].seed),
                                       first_spec)

@@ -106,9 +106,10 @@ class LossStatisticsTrace:
 
 def run_simulation(spec, method: Method, seed: int, work_dir: str, data_dir: str,
                    data: Optional[SimulatedData] = None,
-                   log: Callable[[str], None] = print) -> Dict:
+                   log: Callable[[str], None] = print, commit: str = '') -> Dict:
     """Train and evaluate ``method`` on ``seed``'s data; the result (metrics, Fig. 1a/1b
-    statistics, timing) is written to ``work_dir/result.json`` and returned."""
+    statistics, timing, and ``commit``: the code it ran, for the held-out protocol) is written
+    to ``work_dir/result.json`` and returned."""
     path = osp.join(work_dir, RESULT_FILE)
     if osp.isfile(path):
         with open(path) as f:
@@ -146,7 +147,8 @@ def run_simulation(spec, method: Method, seed: int, work_dir: str, data_dir: str
                   gradients=recorder.summary(data.counts.group_index),
                   loss_statistics=trace.trace or None,
                   training=training, eval_seconds=round(time.perf_counter() - eval_start, 1),
-                  seconds=round(time.perf_counter() - start, 1), spec=spec.as_dict())
+                  seconds=round(time.perf_counter() - start, 1), spec=spec.as_dict(),
+                  commit=commit or None)
     os.makedirs(work_dir, exist_ok=True)
     with open(path + '.tmp', 'w') as f:
         json.dump(result, f, indent=1)

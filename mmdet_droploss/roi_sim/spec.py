@@ -30,7 +30,9 @@ class SimulatorSpec:
     #: RoIs sampled per training image (mmdet: 512); the positive fraction is kept, so the
     #: expected gradient of a step (a mean over its RoIs) is LVIS's, with more variance
     rois_per_image: int = 8
-    #: images per step; the learning rate follows (linear scaling from 0.02 at 16 images)
+    #: images per step; the learning rate follows (linear scaling from 0.02 at 16 images).
+    #: LVIS's is 16 (``roi_v1d`` on); 512 made a run 32x fewer steps, which a loss that weights
+    #: each step by sums accumulated since the first (EQLv2) does not survive
     images_per_batch: int = 512
     base_lr_per_16_images: float = 0.02
     warmup_iters: int = 100
