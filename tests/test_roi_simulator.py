@@ -232,7 +232,7 @@ def test_a_run_is_deterministic_for_a_seed(tmp_path):
 
 def test_quick_simulator_benchmark_through_the_tool(tmp_path):
     """``tools/benchmark.py --design roi_v1a --quick``: every step of the pipeline, one report
-    (its numbers mean nothing); a second invocation trains nothing."""
+    (its numbers mean nothing); a second invocation, or --report-only, trains nothing."""
     import subprocess
     import sys
     from conftest import REPO_ROOT
@@ -250,6 +250,9 @@ def test_quick_simulator_benchmark_through_the_tool(tmp_path):
     again = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=600).stdout
     assert '2 of 2 runs already finished; 0 to go' in again and 'step ' not in again
     assert 'step ' in out
+    only = subprocess.run(cmd[:-4] + ['bce', 'eql', '--out', str(tmp_path), '--report-only'],
+                          capture_output=True, text=True, check=True).stdout  # trains nothing
+    assert '1 of 2 runs finished' in only and not (tmp_path / 'runs' / 'eql').exists()
 
 
 def test_a_users_own_loss_is_a_method(capsys):

@@ -227,7 +227,8 @@ def main(argv=None) -> None:
         from mmdet_droploss.benchmark.simulated import run_simulator_benchmark
         report = run_simulator_benchmark(SIM_DESIGNS[args.design], args.methods, args.seeds,
                                          args.out, args.quick, command.strip(), git_commit(),
-                                         log=lambda line: print(line, flush=True))
+                                         log=lambda line: print(line, flush=True),
+                                         report_only=args.report_only)
         print('\n' + report + f'\nfinished in {clock(time.time() - start)}; report: '
               f'{osp.join(args.out, "report.md")}')
         return

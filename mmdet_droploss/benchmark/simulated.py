@@ -130,15 +130,17 @@ def sim_calibration(runs: Sequence[SimRun]):
 def run_simulator_benchmark(design: SimulatorDesign, methods: Sequence[str],
                             seeds: Sequence[int], out_dir: str, quick: bool = False,
                             command: str = '', commit: str = '',
-                            log: Callable[[str], None] = print) -> str:
+                            log: Callable[[str], None] = print,
+                            report_only: bool = False) -> str:
     """Train and evaluate every (method, seed) not yet finished, then write the report;
-    returns its Markdown. ``quick``: the pipeline on a tiny schedule (numbers mean nothing)."""
+    returns its Markdown. ``quick``: the pipeline on a tiny schedule (numbers mean nothing);
+    ``report_only``: train nothing, report the finished runs."""
     from .sim_report import write_sim_report  # it reads this module's results: imported late
     spec = quick_spec(design.spec) if quick else design.spec
     runs = plan_sim_runs(out_dir, methods, seeds)
     log(f'simulator design "{design.name}": methods {list(methods)}, seeds {list(seeds)} '
         f'-> {out_dir}')
-    first = run_all(runs, spec, log, commit)
+    first = None if report_only else run_all(runs, spec, log, commit)
     first_spec = spec_for(spec, METHODS[runs[0].method])
     statistics = generator_statistics(first or simulate_data(first_spec, runs[0].seed),
                                       first_spec)

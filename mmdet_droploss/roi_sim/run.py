@@ -38,9 +38,10 @@ class SimulatedData:
 
 
 def simulate_data(spec, seed: int) -> SimulatedData:
-    """Deterministic in (spec, seed)."""
+    """Deterministic in (spec, seed): the data set of ``spec.data_seed`` if the spec fixes
+    one, else of ``seed``."""
     counts = load_counts(spec.version)
-    rng = np.random.default_rng([seed, 29])
+    rng = np.random.default_rng([seed if spec.data_seed is None else spec.data_seed, 29])
     train_images = draw_images(counts.image_count, counts.instance_count,
                                counts.num_train_images, spec, rng)
     features = FeatureModel(counts.num_classes, spec, rng)

@@ -3,6 +3,7 @@ stated model (each field says which)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Optional
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,11 @@ class SimulatorSpec:
     warmup_ratio: float = 0.001
     #: detections kept per validation image before the metric's cap (AP-Fixed reads them)
     dets_per_val_image: int = 1000
+    #: the data set's seed: ``None`` draws a new data set for every run seed (``roi_v1a-d``);
+    #: a number fixes one data set, as LVIS is one and the image benchmark's set is one, and
+    #: the run seed varies the training alone (initialisation, batches, RoI draws) and the
+    #: validation proposals' features
+    data_seed: Optional[int] = None
 
     # ---- the stated generative model (features.py, images.py, validation.py) ----
     #: RoI feature width (the 2fc head's output is 1024; the classifier is linear in it)

@@ -8,12 +8,14 @@ activations and accuracies included).
 """
 from __future__ import annotations
 
+import logging
 import math
 import time
 from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import torch
+from mmengine.logging import MMLogger
 from torch import Tensor, nn
 
 from .images import ImageSet
@@ -38,7 +40,14 @@ def build_head(loss_cls: dict, init_cfg: Optional[List[dict]], num_classes: int,
     head = MODELS.build(dict(type='BBoxHead', **common) if not hidden_fcs else common)
     head.init_cfg = [c for c in head.init_cfg or []
                      if all(hasattr(head, n) for n in _names(c.get('override')))]
-    head.init_weights()
+    # mmengine logs every parameter's initialiser at INFO: one screen a run in the tool's log
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        head.init_weights()
+    finally:
+        logger.setLevel(level)
     return head
 
 

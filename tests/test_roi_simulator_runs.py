@@ -1,0 +1,80 @@
+"""The simulator's run-level rules: the trace of a gradient-guided loss's own statistics
+(EQLv2's ``P / M`` and the negative weights it gives, checked against the loss's formulas
+computed independently) and the data set a design's seeds share."""
+import numpy as np
+import torch
+
+from mmdet_droploss.losses.eqlv2 import EQLv2
+from mmdet_droploss.losses.eql import EQL
+from mmdet_droploss.roi_sim.run import LossStatisticsTrace
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def test_trace_follows_eqlv2s_ratio_and_weights():
+    num_classes = 1203
+    rng = np.random.default_rng(0)
+    group_index = np.arange(num_classes) % 3
+    loss = EQLv2(num_classes, categories='lvis_v1', gamma=12.0, mu=0.8)
+    neg = rng.uniform(1, 10, num_classes).astype(np.float32)
+    # the three groups around EQLv2's centre 0.8: weights from near 0 to near 1
+    pos = (neg * rng.uniform(0.2, 1.4, num_classes) * (0.5 + group_index / 4)).astype(np.float32)
+    loss.pos_grad.copy_(torch.tensor(pos))
+    loss.neg_grad.copy_(torch.tensor(neg))
+    loss.num_updates.fill_(5)
+    trace = LossStatisticsTrace(loss, group_index, total_steps=100, points=4)
+    for step in range(100):
+        trace(step, None, None, 1.0)
+    assert [p['step'] for p in trace.trace] == [0, 25, 50, 75]
+    point = trace.trace[-1]
+    for g, group in enumerate(('rare', 'common', 'frequent')):
+        ratio = pos[group_index == g] / neg[group_index == g]
+        weight = _sigmoid(12.0 * (ratio - 0.8))
+        assert abs(point[group]['ratio_median'] - np.median(ratio)) <= 1e-4
+        assert abs(point[group]['negative_weight_mean'] - weight.mean()) < 1e-4
+
+
+def test_trace_is_empty_for_a_loss_without_statistics():
+    loss = EQL(num_classes=1203, categories='lvis_v1')
+    trace = LossStatisticsTrace(loss, np.zeros(1203, dtype=np.int64), total_steps=10)
+    for step in range(10):
+        trace(step, None, None, 1.0)
+    assert trace.trace == []
+
+
+def test_a_fixed_data_seed_gives_every_run_seed_the_same_data_set(monkeypatch):
+    import dataclasses
+
+    from mmdet_droploss.roi_sim import SimulatorSpec, run
+
+    # the three draws stand in for the generator's (each reads the data set's rng)
+    monkeypatch.setattr(run, 'draw_images', lambda *a: a[-1].random())
+    monkeypatch.setattr(run, 'FeatureModel', lambda *a: a[-1].random())
+    monkeypatch.setattr(run, 'draw_validation', lambda *a: a[-1].random())
+
+    def drawn(spec, seed):
+        data = run.simulate_data(spec, seed)
+        return data.train_images, data.features, data.val
+
+    per_seed = SimulatorSpec()
+    fixed = dataclasses.replace(per_seed, data_seed=0)
+    assert drawn(fixed, 0) == drawn(fixed, 1) == drawn(fixed, 2) == drawn(per_seed, 0)
+    assert drawn(per_seed, 1) != drawn(per_seed, 0)
+
+
+def test_report_only_trains_nothing(tmp_path, monkeypatch):
+    from mmdet_droploss.benchmark import simulated
+    from mmdet_droploss.benchmark.sim_designs import SIM_DESIGNS
+
+    def no_training(*args, **kwargs):
+        raise AssertionError('--report-only trained a run')
+
+    monkeypatch.setattr(simulated, 'run_all', no_training)
+    monkeypatch.setattr(simulated, 'simulate_data', lambda spec, seed: None)
+    monkeypatch.setattr(simulated, 'generator_statistics', lambda data, spec: [])
+    report = simulated.run_simulator_benchmark(SIM_DESIGNS['roi_v1e'], ['bce', 'eql'], [0],
+                                               str(tmp_path), report_only=True)
+    assert '0 of 2 runs finished' in report
+    assert not (tmp_path / 'runs').exists()
