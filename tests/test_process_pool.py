@@ -81,6 +81,17 @@ def test_a_failed_share_is_reported_and_a_dead_worker_replaced(ann_file):
         pool.close()
 
 
+def test_a_worker_that_cannot_read_the_annotation_file_says_so_and_serves_on(tmp_path):
+    pool = ProcessPool(2, str(tmp_path / 'missing.json'))
+    try:
+        with pytest.raises(WorkerFailed, match='(?s)Pool worker 0 .*missing.json'):
+            pool.start()
+        # tasks with their own ground truth are still evaluated, each reply read in turn
+        assert [r.index for r in pool.run([_task(0), _task(1)])] == [0, 1]
+    finally:
+        pool.close()
+
+
 def test_workers_end_with_the_process_that_started_them(ann_file):
     script = ('import sys; from mmdet_droploss.evaluation.runners import ProcessPool\n'
               f'pool = ProcessPool(2, {ann_file!r}); '

@@ -28,7 +28,7 @@ import sys
 import tempfile
 import weakref
 from contextlib import contextmanager
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 from ..columns.mapped_files import exchange_dir, pickled_by_file_name
 from ..shares import ShareResult, ShareTask
@@ -160,7 +160,7 @@ class _Worker:
         self.index = index
         self.process = subprocess.Popen([sys.executable, _ENTRY, start],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        self._start: Optional[dict] = None  # its start reply, once read
+        self._start: Union[None, dict, WorkerFailed] = None  # its start reply, once read
 
     def order(self, message) -> None:
         try:
@@ -169,13 +169,24 @@ class _Worker:
             raise self._died() from None
 
     def wait_started(self) -> dict:
-        if self._start is None:
-            self._start = self._reply()
+        """Its start (raises if it could not read the annotation file)."""
+        self._read_start()
+        if isinstance(self._start, WorkerFailed):
+            raise self._start
         return self._start
 
     def result(self) -> ShareResult:
-        self.wait_started()  # its start reply comes first
+        self._read_start()  # its start reply comes first (if it failed, the task says why)
         return self._reply()
+
+    def _read_start(self) -> None:
+        if self._start is None:
+            try:
+                self._start = self._reply()
+            except _WorkerDied:
+                raise
+            except WorkerFailed as error:  # it serves on: a task reads the file again
+                self._start = error
 
     def _reply(self):
         try:
