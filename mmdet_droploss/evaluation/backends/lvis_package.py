@@ -1,8 +1,9 @@
 """The ``lvis`` package (the reference implementation; pure Python) as a back end.
 
 It evaluates result dicts: the columns are turned into mmdet's dicts at its door. Its import
-is deferred to first use (it is only needed with ``backend='lvis'``), and the numpy fix it
-needs (``compat/lvis_numpy.py``) is applied then.
+is deferred to first use (it is only needed with ``backend='lvis'``), and so is the numpy fix
+it needs (``compat/lvis_numpy.py``, which imports lvis, and lvis matplotlib: half a second of
+CPU that a pool worker evaluating with faster-coco-eval would pay for nothing).
 """
 from __future__ import annotations
 
@@ -11,10 +12,18 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from ...compat import lvis_numpy
 from ..columns.detection_arrays import DetectionArrays
 from ..protocol.summary import IOU_THRESHOLDS
 from .base import ALL_AREA, Backend, PairMatches, PrecisionRecall
+
+
+def _lvis():
+    """The lvis package, with the numpy fix it needs in place (:mod:`compat.lvis_numpy`; a
+    module outside the evaluation, imported at first use like lvis itself)."""
+    from ...compat import lvis_numpy
+    lvis_numpy.apply()
+    import lvis
+    return lvis
 
 
 class LVISPackage(Backend):
@@ -23,12 +32,11 @@ class LVISPackage(Backend):
     name = 'lvis'
 
     def load_ground_truth(self, ann_file: str):
-        from lvis import LVIS
-        return LVIS(ann_file)
+        return _lvis().LVIS(ann_file)
 
     def ground_truth_from_dataset(self, dataset: dict):
-        from lvis import LVIS
-        gt = LVIS.__new__(LVIS)  # LVIS() reads a file; the rest of its __init__ is this
+        lvis = _lvis()
+        gt = lvis.LVIS.__new__(lvis.LVIS)  # LVIS() reads a file; the rest of its __init__ is this
         gt.logger = logging.getLogger('lvis')
         gt.dataset = dataset
         gt._create_index()
@@ -40,12 +48,12 @@ class LVISPackage(Backend):
     def accumulate(self, gt, detections: DetectionArrays, iou_type: str,
                    img_ids: Sequence[int], max_dets: int, cat_ids: Sequence[int],
                    iou_threads: Optional[int] = None) -> PrecisionRecall:
-        from lvis import LVISEval, LVISResults
-        lvis_numpy.apply()
+        lvis = _lvis()
         dicts = detections.to_dicts()
         if not dicts:  # LVISResults needs one: one of a category outside the evaluation
             dicts = [dict(image_id=img_ids[0], category_id=-1, bbox=[0, 0, 1, 1], score=0.0)]
-        lvis_eval = LVISEval(gt, LVISResults(gt, dicts, max_dets=max_dets), iou_type)
+        lvis_eval = lvis.LVISEval(gt, lvis.LVISResults(gt, dicts, max_dets=max_dets),
+                                  iou_type)
         lvis_eval.params.img_ids = list(img_ids)
         lvis_eval.params.cat_ids = list(cat_ids)
         lvis_eval.params.max_dets = max_dets
@@ -54,10 +62,9 @@ class LVISPackage(Backend):
         return np.asarray(lvis_eval.eval['precision']), np.asarray(lvis_eval.eval['recall'])
 
     def match_pairs(self, view: dict, view_dets: List[dict], iou_type: str) -> List[PairMatches]:
-        from lvis import LVISEval, LVISResults
-        lvis_numpy.apply()
+        lvis = _lvis()
         gt = self.ground_truth_from_dataset(view)
-        lvis_eval = LVISEval(gt, LVISResults(gt, view_dets, max_dets=-1), iou_type)
+        lvis_eval = lvis.LVISEval(gt, lvis.LVISResults(gt, view_dets, max_dets=-1), iou_type)
         p = lvis_eval.params
         p.img_ids, p.cat_ids, p.max_dets = [img['id'] for img in view['images']], [1], -1
         p.area_rng, p.area_rng_lbl = [ALL_AREA], ['all']

@@ -3,8 +3,8 @@
 distributed run (``ranks``); ``choice.runner_for`` picks one."""
 from .base import InProcess, Runner, cpus
 from .choice import runner_for
-from .process_pool import ProcessPool
+from .process_pool import ProcessPool, WorkerFailed
 from .ranks import Distributed, RankFailed
 
-__all__ = ['Distributed', 'InProcess', 'ProcessPool', 'RankFailed', 'Runner', 'cpus',
-           'runner_for']
+__all__ = ['Distributed', 'InProcess', 'ProcessPool', 'RankFailed', 'Runner', 'WorkerFailed',
+           'cpus', 'runner_for']

