@@ -65,16 +65,16 @@ def test_a_fixed_data_seed_gives_every_run_seed_the_same_data_set(monkeypatch):
 
 
 def test_report_only_trains_nothing(tmp_path, monkeypatch):
-    from mmdet_droploss.benchmark import simulated
+    from mmdet_droploss.benchmark import sim_benchmark
     from mmdet_droploss.benchmark.sim_designs import SIM_DESIGNS
 
     def no_training(*args, **kwargs):
         raise AssertionError('--report-only trained a run')
 
-    monkeypatch.setattr(simulated, 'run_all', no_training)
-    monkeypatch.setattr(simulated, 'simulate_data', lambda spec, seed: None)
-    monkeypatch.setattr(simulated, 'generator_statistics', lambda data, spec: [])
-    report = simulated.run_simulator_benchmark(SIM_DESIGNS['roi_v1e'], ['bce', 'eql'], [0],
-                                               str(tmp_path), report_only=True)
+    monkeypatch.setattr(sim_benchmark, 'run_all', no_training)
+    monkeypatch.setattr(sim_benchmark, 'simulate_data', lambda spec, seed: None)
+    monkeypatch.setattr(sim_benchmark, 'generator_statistics', lambda data, spec: [])
+    report = sim_benchmark.run_simulator_benchmark(SIM_DESIGNS['roi_v1e'], ['bce', 'eql'], [0],
+                                                   str(tmp_path), report_only=True)
     assert '0 of 2 runs finished' in report
     assert not (tmp_path / 'runs').exists()

@@ -224,7 +224,7 @@ def main(argv=None) -> None:
     start = time.time()
     command = 'python tools/benchmark.py ' + ' '.join(argv if argv is not None else sys.argv[1:])
     if getattr(args, 'simulator', False):
-        from mmdet_droploss.benchmark.simulated import run_simulator_benchmark
+        from mmdet_droploss.benchmark.sim_benchmark import run_simulator_benchmark
         report = run_simulator_benchmark(SIM_DESIGNS[args.design], args.methods, args.seeds,
                                          args.out, args.quick, command.strip(), git_commit(),
                                          log=lambda line: print(line, flush=True),

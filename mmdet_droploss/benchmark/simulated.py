@@ -1,6 +1,6 @@
 """The loss benchmark on the LVIS-scale simulator (issue 29): its runs, seed-major and
-resumable, with progress and ETA, and its report (calibration, preconditions, held-out
-orderings, the generator's statistics against LVIS's)."""
+resumable, with progress and ETA, and their results by method and calibration (the report is
+``sim_report``; ``sim_benchmark`` runs both)."""
 from __future__ import annotations
 
 import dataclasses
@@ -14,9 +14,7 @@ from ..analysis.results import ConfigResult, Run, config_result
 from ..roi_sim.methods import METHODS, SIM_CALIBRATION_METHODS, Method
 from ..roi_sim.run import RESULT_FILE, SimulatedData, run_simulation, simulate_data
 from ..roi_sim.spec import SimulatorSpec
-from ..roi_sim.statistics import generator_statistics
 from .calibration import GUMBEL_ORDERINGS, ORDERINGS, calibrate, verdict
-from .sim_designs import SimulatorDesign, quick_spec
 
 #: LVIS's validation images per version (v0.5 val: 5,000)
 VAL_IMAGES = {'lvis_v1': 19809, 'lvis_v0.5': 5000}
@@ -127,25 +125,5 @@ def sim_calibration(runs: Sequence[SimRun]):
     return checks, verdict(checks, seeds), seeds
 
 
-def run_simulator_benchmark(design: SimulatorDesign, methods: Sequence[str],
-                            seeds: Sequence[int], out_dir: str, quick: bool = False,
-                            command: str = '', commit: str = '',
-                            log: Callable[[str], None] = print,
-                            report_only: bool = False) -> str:
-    """Train and evaluate every (method, seed) not yet finished, then write the report;
-    returns its Markdown. ``quick``: the pipeline on a tiny schedule (numbers mean nothing);
-    ``report_only``: train nothing, report the finished runs."""
-    from .sim_report import write_sim_report  # it reads this module's results: imported late
-    spec = quick_spec(design.spec) if quick else design.spec
-    runs = plan_sim_runs(out_dir, methods, seeds)
-    log(f'simulator design "{design.name}": methods {list(methods)}, seeds {list(seeds)} '
-        f'-> {out_dir}')
-    first = None if report_only else run_all(runs, spec, log, commit)
-    first_spec = spec_for(spec, METHODS[runs[0].method])
-    statistics = generator_statistics(first or simulate_data(first_spec, runs[0].seed),
-                                      first_spec)
-    return write_sim_report(out_dir, runs, design, statistics, command, commit)
-
-
-__all__ = ['SimRun', 'plan_sim_runs', 'run_all', 'run_simulator_benchmark',
+__all__ = ['SimRun', 'plan_sim_runs', 'run_all',
            'sim_calibration', 'sim_results_by_method', 'spec_for']
