@@ -21,9 +21,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(VENV_PY) tools/benchmark_losses.py
 
-# The loss benchmark on the synthetic LVIS-regime set, default design vocab150 (5.5-7.7 min a run on 2 cores; resumable).
+# The loss benchmark: the LVIS-scale RoI simulator's frozen design roi_v1e (calibration and held-out
+# methods, 3 seeds; 4-7 min a run on 2 cores, about 3 h in all; resumable). The image benchmark
+# (not validated): python tools/benchmark.py --design vocab150.
 benchmark: $(STAMP)
-	$(VENV_PY) tools/benchmark.py
+	$(VENV_PY) tools/benchmark.py --design roi_v1e
 
 # The wheel and the sdist in dist/ (configs, model index and tools inside; see docs/install.md).
 dist: $(STAMP)

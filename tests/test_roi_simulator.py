@@ -240,7 +240,7 @@ def test_quick_simulator_benchmark_through_the_tool(tmp_path):
            '--quick', '--methods', 'bce', 'gumbel', '--out', str(tmp_path)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=600).stdout
     report = (tmp_path / 'report.md').read_text()
-    assert '**Not validated.**' in report
+    assert '**Not the frozen design** (`roi_v1e` is)' in report
     assert ('| training images per category: largest difference to the metadata | 0 | 0 |'
             in report)
     assert '| frequent / rare mean score on background proposals |' in report
