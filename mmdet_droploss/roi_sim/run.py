@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ..analysis.gradient_stats import gradient_sums, group_summary
+from ..losses.gradient_statistics import RATIO_EPS
 from .evaluation import (background_score_means, class_scores, detections,
                          evaluate_detections)
 from .features import FeatureModel
@@ -93,7 +94,7 @@ class LossStatisticsTrace:
     def __call__(self, step, cls_score, batch, avg_factor) -> None:
         if step % self.interval or not hasattr(self.loss, 'pos_grad'):
             return
-        ratio = (self.loss.pos_grad / self.loss.neg_grad.clamp_min(1e-10)).numpy()
+        ratio = (self.loss.pos_grad / (self.loss.neg_grad + RATIO_EPS)).numpy()  # the loss's rule
         weights = getattr(self.loss, 'class_weights', None)
         neg = weights()[1][:len(ratio)].numpy() if weights is not None else None
         point = dict(step=step)

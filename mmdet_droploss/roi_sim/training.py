@@ -99,8 +99,11 @@ def learning_rate(step: int, total: int, spec) -> float:
 
 def total_steps(images: ImageSet, spec, rfs_threshold: Optional[float]) -> int:
     """The run's number of steps: ``spec.epochs`` epochs of ``spec.images_per_batch``."""
-    return math.ceil(len(epoch_images(images, rfs_threshold)) / spec.images_per_batch) * \
-        spec.epochs
+    return _steps(len(epoch_images(images, rfs_threshold)), spec)
+
+
+def _steps(epoch_length: int, spec) -> int:
+    return math.ceil(epoch_length / spec.images_per_batch) * spec.epochs
 
 
 def train(head: nn.Module, sampler: RoISampler, images: ImageSet, spec,
@@ -114,7 +117,7 @@ def train(head: nn.Module, sampler: RoISampler, images: ImageSet, spec,
     optimizer = torch.optim.SGD(head.parameters(), lr=0.0, momentum=spec.momentum,
                                 weight_decay=spec.weight_decay)
     epoch = epoch_images(images, rfs_threshold)
-    total = total_steps(images, spec, rfs_threshold)
+    total = _steps(len(epoch), spec)
     start, step, last = time.perf_counter(), 0, {}
     for _ in range(spec.epochs):
         order = torch.from_numpy(epoch)[torch.randperm(len(epoch), generator=gen)]
