@@ -284,20 +284,3 @@ def test_a_users_own_loss_is_a_method(capsys):
         _benchmark_tool().parse_args(['--design', 'roi_v1a', '--loss', "dict(type='DropLoss')"])
     assert 'DropLoss is held out' in capsys.readouterr().err
 
-
-def test_head_with_the_2fc_layers_is_initialised_by_the_method_config():
-    """``hidden_fcs``: mmdet's ConvFCBBoxHead; the config's init for the classifier (the
-    prior bias, GOL's constant) and for the shared layers (Xavier: weights within its bound,
-    biases 0), and entries for layers the head has not (fc_reg) dropped."""
-    for method, bias in (('bce', -np.log((1 - 0.001) / 0.001)), ('gumbel', -2.0),
-                         ('eqlv2', 0.0)):
-        loss, init = METHODS[method].loss_and_init()
-        head = build_head(loss, init, 1203, 64, hidden_fcs=2, hidden_width=32)
-        assert type(head).__name__ == 'ConvFCBBoxHead' and len(head.shared_fcs) == 2
-        assert not hasattr(head, 'fc_reg')
-        assert torch.allclose(head.fc_cls.bias, torch.full_like(head.fc_cls.bias, bias))
-        first = head.shared_fcs[0]
-        bound = np.sqrt(6 / (first.in_features + first.out_features))
-        assert first.weight.abs().max() <= bound and first.weight.std() > bound / 3
-        assert torch.equal(first.bias, torch.zeros_like(first.bias))
-        assert head(torch.randn(5, 64))[0].shape == (5, head.fc_cls.out_features)

@@ -1,12 +1,15 @@
 """The simulator's run-level rules: the trace of a gradient-guided loss's own statistics
 (EQLv2's ``P / M`` and the negative weights it gives, checked against the loss's formulas
-computed independently) and the data set a design's seeds share."""
+computed independently), the data set a design's seeds share, the head a method's config
+initialises."""
 import numpy as np
 import torch
 
 from mmdet_droploss.losses.eqlv2 import EQLv2
 from mmdet_droploss.losses.eql import EQL
+from mmdet_droploss.roi_sim.methods import METHODS
 from mmdet_droploss.roi_sim.run import LossStatisticsTrace
+from mmdet_droploss.roi_sim.training import build_head
 
 
 def _sigmoid(x):
@@ -78,3 +81,21 @@ def test_report_only_trains_nothing(tmp_path, monkeypatch):
                                                    str(tmp_path), report_only=True)
     assert '0 of 2 runs finished' in report
     assert not (tmp_path / 'runs').exists()
+
+
+def test_head_with_the_2fc_layers_is_initialised_by_the_method_config():
+    """``hidden_fcs``: mmdet's ConvFCBBoxHead; the config's init for the classifier (the
+    prior bias, GOL's constant) and for the shared layers (Xavier: weights within its bound,
+    biases 0), and entries for layers the head has not (fc_reg) dropped."""
+    for method, bias in (('bce', -np.log((1 - 0.001) / 0.001)), ('gumbel', -2.0),
+                         ('eqlv2', 0.0)):
+        loss, init = METHODS[method].loss_and_init()
+        head = build_head(loss, init, 1203, 64, hidden_fcs=2, hidden_width=32)
+        assert type(head).__name__ == 'ConvFCBBoxHead' and len(head.shared_fcs) == 2
+        assert not hasattr(head, 'fc_reg')
+        assert torch.allclose(head.fc_cls.bias, torch.full_like(head.fc_cls.bias, bias))
+        first = head.shared_fcs[0]
+        bound = np.sqrt(6 / (first.in_features + first.out_features))
+        assert first.weight.abs().max() <= bound and first.weight.std() > bound / 3
+        assert torch.equal(first.bias, torch.zeros_like(first.bias))
+        assert head(torch.randn(5, 64))[0].shape == (5, head.fc_cls.out_features)
