@@ -238,7 +238,9 @@ def test_quick_simulator_benchmark_through_the_tool(tmp_path):
     from conftest import REPO_ROOT
     cmd = [sys.executable, str(REPO_ROOT / 'tools' / 'benchmark.py'), '--design', 'roi_v1a',
            '--quick', '--methods', 'bce', 'gumbel', '--out', str(tmp_path)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=600).stdout
+    first = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=600)
+    out = first.stdout
+    assert 'pkg_resources' not in first.stderr  # the stack's notices are hidden here too
     report = (tmp_path / 'report.md').read_text()
     assert '**Not the frozen design** (`roi_v1e` is)' in report
     assert ('| training images per category: largest difference to the metadata | 0 | 0 |'
@@ -283,4 +285,6 @@ def test_a_users_own_loss_is_a_method(capsys):
     with pytest.raises(SystemExit):
         _benchmark_tool().parse_args(['--design', 'roi_v1a', '--loss', "dict(type='DropLoss')"])
     assert 'DropLoss is held out' in capsys.readouterr().err
+    default = _benchmark_tool().parse_args([])  # the calibrated benchmark, all its methods
+    assert default.design == 'roi_v1e' and 'droploss_rfs' in default.methods
 

@@ -1,24 +1,29 @@
 #!/usr/bin/env python
-"""The built-in loss benchmark: calibration methods whose LVIS ranking is published (BCE, EQL,
-BCE + RFS, EQL + RFS, EQLv2) and the held-out methods (DropLoss, DropLoss + RFS, BEQL, the fixed
-drop ratio), 3 seeds each, on a synthetic long-tailed set in LVIS's regime, with one report.
+"""The loss benchmark: calibration methods, then held-out ones, 3 seeds each, one report.
+
+Calibration: the methods whose LVIS ranking is published (BCE, EQL, BCE + RFS, EQL + RFS, EQLv2,
+GOL's Gumbel); held out: DropLoss, DropLoss + RFS, BEQL, the fixed drop ratio.
 
     python tools/benchmark.py [--design NAME] [--out DIR] [--methods bce eql ...]
-                              [--seeds 3 | --seeds 0 1 2] [--nproc 2] [--quick] [--no-fixed-ap]
+                              [--seeds 3 | --seeds 0 1 2] [--report-only] [--quick]
     make benchmark
 
-A design (``mmdet_droploss.benchmark.designs``: data, test-time settings, RFS threshold) is
-searched on the calibration methods only; the held-out methods run on the frozen design
-(``--allow-held-out`` runs them on another, for a user's own study, and says so).
+Two kinds of design (docs/benchmark.md):
 
-Steps: write the data set (``mmdet_droploss.datasets.lvis_regime``) unless present; train and
-evaluate every (method, seed) run with ``tools/dist_train.sh`` (finished runs are skipped, so an
-interrupted benchmark resumes where it stopped); test each final model again for AP-Fixed
-(``tools/test.py``, per-image cap lifted); score background proposals with the BCE and
-DropLoss models (paper Fig. 1b); check the paper's preconditions on the BCE runs; write
-``report.md`` (table, preconditions, figures), ``results.csv`` and the plots to ``--out``.
-Every method uses the same config but for ``loss_cls``. ``--quick`` checks the whole pipeline in
-minutes (1 seed, 20 iterations, 40 validation images): its numbers mean nothing.
+- the LVIS-scale RoI simulator (``mmdet_droploss.benchmark.sim_designs``; the default,
+  ``roi_v1e``, is frozen and calibrated): the box head's classifier trained on simulated RoIs at
+  LVIS's own category counts, in this process, ``--loss``/``--import`` adding a loss of your own;
+- the image benchmark (``mmdet_droploss.benchmark.designs``; not validated): Faster R-CNN on a
+  synthetic long-tailed image set (``mmdet_droploss.datasets.lvis_regime``, written unless
+  present), every run through ``tools/dist_train.sh`` and ``tools/test.py`` (AP-Fixed), with
+  Fig. 1a/1b from the BCE and DropLoss models.
+
+A design is searched on the calibration methods only; the held-out methods run on a frozen design
+(``--allow-held-out`` runs them on another, for a user's own study, and says so). Finished runs
+are skipped, so an interrupted benchmark resumes where it stopped; ``report.md`` and
+``results.csv`` go to ``--out``. Every method uses the same recipe but for ``loss_cls`` (and RFS).
+``--quick`` checks a pipeline in minutes (the image benchmark's unless ``--design`` names a
+simulator design): its numbers mean nothing.
 """
 import argparse
 import dataclasses
@@ -33,12 +38,12 @@ import time
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
-from mmdet_droploss.benchmark import (CALIBRATION_METHODS, DEFAULT_DESIGN,  # noqa: E402
-                                      DEFAULT_METHODS, DESIGNS, FROZEN_DESIGN,
-                                      HELD_OUT_METHODS, METHODS, check_preconditions,
-                                      plan_runs, write_report)
-from mmdet_droploss.benchmark.sim_designs import SIM_DESIGNS  # noqa: E402
+from mmdet_droploss.benchmark import (CALIBRATION_METHODS, DEFAULT_METHODS,  # noqa: E402
+                                      DESIGNS, FROZEN_DESIGN, HELD_OUT_METHODS, METHODS,
+                                      check_preconditions, plan_runs, write_report)
+from mmdet_droploss.benchmark.sim_designs import DEFAULT_SIM_DESIGN, SIM_DESIGNS  # noqa: E402
 from mmdet_droploss.datasets.lvis_regime import VAL_ANN, generate_lvis_regime  # noqa: E402
+from mmdet_droploss.third_party_notices import hide_third_party_notices  # noqa: E402
 
 # --quick: the kinds of run there are (plain, RFS-wrapped, C + 1 logits, a held-out figure method)
 QUICK_METHODS = ('bce', 'bce_rfs', 'eqlv2', 'droploss')
@@ -60,13 +65,13 @@ FIGURE_METHODS = ('bce', 'droploss')  # Fig. 1a / 1b are drawn for these, as in 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', help='report and runs directory (default: '
-                        'work_dirs/benchmark, or work_dirs/benchmark_quick with --quick)')
-    parser.add_argument('--data', help='data set directory (default: data/lvis_regime, or '
-                        'data/lvis_regime_quick with --quick)')
+                        'work_dirs/benchmark_sim[_quick]/DESIGN for the simulator, '
+                        'work_dirs/benchmark/DESIGN or work_dirs/benchmark_quick[_DESIGN])')
+    parser.add_argument('--data', help='image benchmark: the data set directory (default: '
+                        'data/lvis_regime[_quick][_DESIGN])')
     parser.add_argument('--design', choices=list(DESIGNS) + list(SIM_DESIGNS),
-                        help=f'data and test-time design (default: {DEFAULT_DESIGN}; with '
-                        f'--quick, {QUICK_DESIGN}); {list(SIM_DESIGNS)} are designs of the '
-                        'LVIS-scale RoI simulator (issue 29)')
+                        help=f'simulator roi_v1*, or image benchmark (default: the simulator\'s '
+                        f'frozen {DEFAULT_SIM_DESIGN}; with --quick, {QUICK_DESIGN})')
     parser.add_argument('--methods', nargs='+',
                         help='default: calibration and held-out methods on the frozen design, '
                         'the calibration methods on any other; federated on request. Image '
@@ -94,9 +99,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                      'For seed 0 alone, pass --seeds 1; for other seed values, list two or '
                      'more (--seeds 0 1 2).')
     args.seeds = list(range(seeds[0])) if len(seeds) == 1 else seeds
+    if args.design is None and not args.quick:
+        args.design = DEFAULT_SIM_DESIGN  # the calibrated benchmark
     if args.design in SIM_DESIGNS:
         return simulator_args(parser, args)
-    args.design = args.design or (QUICK_DESIGN if args.quick else DEFAULT_DESIGN)
+    args.design = args.design or QUICK_DESIGN  # None only with --quick
     suffix = '' if args.design == 'issue10' else f'_{args.design}'
     args.out = args.out or (f'work_dirs/benchmark_quick{suffix}' if args.quick else
                             f'work_dirs/benchmark/{args.design}')
@@ -220,6 +227,7 @@ def evaluate_fixed_ap(run, budget: int, env, args) -> None:
 
 
 def main(argv=None) -> None:
+    hide_third_party_notices()  # the simulator builds losses in this process
     args = parse_args(argv)
     start = time.time()
     command = 'python tools/benchmark.py ' + ' '.join(argv if argv is not None else sys.argv[1:])
