@@ -13,7 +13,7 @@ Two kinds of design (docs/benchmark.md):
 - the LVIS-scale RoI simulator (``mmdet_droploss.benchmark.sim_designs``; the default,
   ``roi_v1e``, is frozen and calibrated): the box head's classifier trained on simulated RoIs at
   LVIS's own category counts, in this process, ``--loss``/``--import`` adding a loss of your own;
-- the image benchmark (``mmdet_droploss.benchmark.designs``; not validated): Faster R-CNN on a
+- the image benchmark (``mmdet_droploss.benchmark.designs``; not validated): a tiny Mask R-CNN on a
   synthetic long-tailed image set (``mmdet_droploss.datasets.lvis_regime``, written unless
   present), every run through ``tools/dist_train.sh`` and ``tools/test.py`` (AP-Fixed), with
   Fig. 1a/1b from the BCE and DropLoss models.
