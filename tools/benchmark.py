@@ -9,7 +9,6 @@ GOL's Gumbel); held out: DropLoss, DropLoss + RFS, BEQL, the fixed drop ratio.
     make benchmark
 
 Two kinds of design (docs/benchmark.md):
-
 - the LVIS-scale RoI simulator (``mmdet_droploss.benchmark.sim_designs``; the default,
   ``roi_v1e``, is frozen and calibrated): the box head's classifier trained on simulated RoIs at
   LVIS's own category counts, in this process, ``--loss``/``--import`` adding a loss of your own;
@@ -18,12 +17,10 @@ Two kinds of design (docs/benchmark.md):
   present), every run through ``tools/dist_train.sh`` and ``tools/test.py`` (AP-Fixed), with
   Fig. 1a/1b from the BCE and DropLoss models.
 
-A design is searched on the calibration methods only; the held-out methods run on a frozen design
-(``--allow-held-out`` runs them on another, for a user's own study, and says so). Finished runs
-are skipped, so an interrupted benchmark resumes where it stopped; ``report.md`` and
-``results.csv`` go to ``--out``. Every method uses the same recipe but for ``loss_cls`` (and RFS).
-``--quick`` checks a pipeline in minutes (the image benchmark's unless ``--design`` names a
-simulator design): its numbers mean nothing.
+A design is searched on the calibration methods only; held-out methods run on a frozen design
+(``--allow-held-out``: on another, and the report says so). Finished runs are skipped (resumable);
+every method has the same recipe but for ``loss_cls`` (and RFS). ``--quick`` checks a pipeline in
+minutes (the image benchmark's unless ``--design`` names a simulator's); numbers mean nothing.
 """
 import argparse
 import dataclasses
