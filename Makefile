@@ -22,7 +22,7 @@ bench: $(STAMP)
 	$(VENV_PY) tools/benchmark_losses.py
 
 # The loss benchmark: the LVIS-scale RoI simulator's frozen design roi_v1e (calibration and held-out
-# methods, 3 seeds; 4-7 min a run on 2 cores, about 3 h in all; resumable). The image benchmark
+# methods, 3 seeds; 3-9 min a run on 2 cores, about 3.3 h in all; resumable). The image benchmark
 # (not validated): python tools/benchmark.py --design vocab150.
 benchmark: $(STAMP)
 	$(VENV_PY) tools/benchmark.py --design roi_v1e
