@@ -8,7 +8,8 @@ of "LocalBackend"``. None of them is about the user's run; each hides what is.
 
 The tools that read configs, ``tools/train.py``, ``tools/test.py``,
 ``tools/analyze_background_scores.py`` and ``tools/convert_d2_checkpoint.py`` (and through them
-``dist_*.sh``, ``run_demo.sh``, ``tools/benchmark.py`` and the ``mmdet-droploss`` command), call
+``dist_*.sh``, ``run_demo.sh``, the image benchmark and the ``mmdet-droploss`` command), and
+``tools/benchmark.py`` (the simulator builds its losses in its own process) call
 :func:`hide_third_party_notices` first; the two that build mmengine's runner also call
 :func:`hide_logged_notices` on its logger (``mmdet_droploss.cli.build_runner``). The other tools
 print none of these notices.
